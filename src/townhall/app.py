@@ -1,0 +1,93 @@
+"""The application factory: ``create_app(settings)`` builds one Townhall ASGI app.
+
+Nothing happens at import time. Everything an app needs (database, metrics, templates, routers)
+is built here from the settings it is given, so tests can run many apps side by side and an ASGI
+server can build one per worker with ``townhall.app:create_app_from_environment``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from townhall import __version__
+from townhall.platform.db import Database
+from townhall.platform.health import build_health_router
+from townhall.platform.http.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from townhall.platform.http.openapi import install_openapi, operation_id
+from townhall.platform.http.problems import install_problem_handlers
+from townhall.platform.logging import configure_logging
+from townhall.platform.metrics import Metrics
+from townhall.portal.views import build_portal
+from townhall.settings import Environment, Settings
+
+API_DESCRIPTION = """\
+Townhall serves a council's core records through one set of conventions.
+
+* Errors are always `application/problem+json` (RFC 9457) with a `request_id`.
+* Lists are `{"items": [...], "next_cursor": ...}` with a `Link: rel="next"` header; pass
+  `cursor` back to get the next page, and `limit` (1 to 200, default 50) to size it.
+* Mutable resources carry an `ETag`; changes need `If-Match`.
+* Creates accept an `Idempotency-Key` header so a retried request creates one thing.
+"""
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What every part of one app shares; kept on ``app.state.townhall``."""
+
+    settings: Settings
+    database: Database
+    metrics: Metrics
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build a Townhall app for ``settings``."""
+    if settings.environment is Environment.PRODUCTION and settings.secret_key is None:
+        msg = "TOWNHALL_SECRET_KEY must be set in production"
+        raise RuntimeError(msg)
+    configure_logging(settings)
+    database = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        echo=settings.database_echo,
+    )
+    metrics = Metrics()
+    context = AppContext(settings=settings, database=database, metrics=metrics)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title=f"Townhall API: {settings.council_name}",
+        version=__version__,
+        docs_url="/api/docs" if settings.api_docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "health", "description": "Whether the instance is up and can serve."},
+        ],
+    )
+    app.state.townhall = context
+    install_problem_handlers(app)
+    install_openapi(app, description=API_DESCRIPTION)
+
+    app.include_router(build_health_router(database, metrics))
+    build_portal(app, context)
+
+    # Outermost last: the request id must exist before anything else runs or logs.
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts_enabled)
+    app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, metrics=metrics)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Build an app from ``TOWNHALL_*`` variables (the entry point for ASGI servers' workers)."""
+    return create_app(Settings())

@@ -1,0 +1,1 @@
+"""The synthetic borough: a realistic, deterministic council built from real postcodes."""

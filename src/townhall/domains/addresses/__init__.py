@@ -1,0 +1,1 @@
+"""The addresses domain: the council's gazetteer (BS7666 streets, properties and addresses)."""

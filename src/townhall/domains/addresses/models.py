@@ -1,0 +1,91 @@
+"""Tables of the addresses domain, modelled on BS7666 and the NLPG Data Transfer Format 7.3.
+
+Streets are DTF record type 11 (USRN), properties are BLPUs (type 21: UPRN, parent UPRN,
+classification, coordinates) and addresses are LPIs (type 24: the SAO/PAO structure, a logical
+status and a USRN). UPRNs and USRNs are stored as 64-bit integers (they exceed 32 bits) and
+exposed as strings of digits by the API. Only this domain's service writes these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from townhall.platform.db import Base
+
+
+class Street(Base):
+    """A street (DTF type 11), identified by its USRN."""
+
+    __tablename__ = "address_streets"
+
+    usrn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    record_type: Mapped[int] = mapped_column(SmallInteger, default=1)  # 1 designated name
+    descriptor: Mapped[str] = mapped_column(String(100))
+    locality: Mapped[str | None] = mapped_column(String(35))
+    town: Mapped[str] = mapped_column(String(30))
+    administrative_area: Mapped[str] = mapped_column(String(30))
+    state: Mapped[int | None] = mapped_column(SmallInteger)  # 2 open, 4 permanently closed
+    start_easting: Mapped[float] = mapped_column(Float)
+    start_northing: Mapped[float] = mapped_column(Float)
+    end_easting: Mapped[float] = mapped_column(Float)
+    end_northing: Mapped[float] = mapped_column(Float)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    last_update_date: Mapped[date] = mapped_column(Date)
+
+
+class Property(Base):
+    """A basic land and property unit (BLPU, DTF type 21), identified by its UPRN."""
+
+    __tablename__ = "address_properties"
+
+    uprn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    parent_uprn: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("address_properties.uprn"), index=True
+    )
+    logical_status: Mapped[int] = mapped_column(SmallInteger)  # 1 approved, 6, 8 historic, 9
+    blpu_state: Mapped[int | None] = mapped_column(SmallInteger)  # 2 in use, 4 demolished...
+    classification_code: Mapped[str] = mapped_column(String(6), index=True)
+    easting: Mapped[float] = mapped_column(Float)
+    northing: Mapped[float] = mapped_column(Float)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    representative_point_code: Mapped[int] = mapped_column(SmallInteger, default=1)
+    postcode_locator: Mapped[str] = mapped_column(String(8), index=True)
+    organisation: Mapped[str | None] = mapped_column(String(100))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    last_update_date: Mapped[date] = mapped_column(Date)
+
+    __table_args__ = (Index("ix_address_properties_easting_northing", "easting", "northing"),)
+
+
+class AddressRecord(Base):
+    """A land and property identifier (LPI, DTF type 24): one address of a property."""
+
+    __tablename__ = "address_lpis"
+
+    lpi_key: Mapped[str] = mapped_column(String(14), primary_key=True)
+    uprn: Mapped[int] = mapped_column(BigInteger, ForeignKey("address_properties.uprn"), index=True)
+    usrn: Mapped[int] = mapped_column(BigInteger, ForeignKey("address_streets.usrn"), index=True)
+    logical_status: Mapped[int] = mapped_column(SmallInteger)  # 1, 3, 5, 6, 7, 8, 9
+    language: Mapped[str] = mapped_column(String(3), default="ENG")
+    sao_start_number: Mapped[int | None] = mapped_column(SmallInteger)
+    sao_start_suffix: Mapped[str | None] = mapped_column(String(2))
+    sao_end_number: Mapped[int | None] = mapped_column(SmallInteger)
+    sao_end_suffix: Mapped[str | None] = mapped_column(String(2))
+    sao_text: Mapped[str | None] = mapped_column(String(90))
+    pao_start_number: Mapped[int | None] = mapped_column(SmallInteger)
+    pao_start_suffix: Mapped[str | None] = mapped_column(String(2))
+    pao_end_number: Mapped[int | None] = mapped_column(SmallInteger)
+    pao_end_suffix: Mapped[str | None] = mapped_column(String(2))
+    pao_text: Mapped[str | None] = mapped_column(String(90))
+    level: Mapped[str | None] = mapped_column(String(30))
+    postcode: Mapped[str] = mapped_column(String(8), index=True)
+    official_flag: Mapped[str | None] = mapped_column(String(1))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    last_update_date: Mapped[date] = mapped_column(Date)

@@ -1,0 +1,1 @@
+"""The people domain: person records as each source system holds them (linkage comes later)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of Townhall's schema (see townhall.platform.migrations)."""

@@ -1,0 +1,162 @@
+"""The database: engine, units of work, and every difference between SQLite and PostgreSQL.
+
+This module owns how Townhall talks to its store. Services open a unit of work with
+``db.read()`` or ``db.write()``; nothing else creates sessions. It must not know any domain.
+
+SQLite (the embedded default) runs in WAL mode with one writer: ``write()`` takes a
+process-wide lock and starts the transaction with ``BEGIN IMMEDIATE``, so writers queue instead of
+failing with "database is locked" half-way through, and readers never block. PostgreSQL
+(psycopg 3, the ``postgres`` extra, imported only when a ``postgresql`` URL is used) runs every
+unit of work in its own transaction at READ COMMITTED.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from townhall.errors import ServiceUnavailable
+
+# Named constraints make Alembic migrations identical on both dialects and reversible.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base of every table model. Each domain declares its tables in its own ``models.py``."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def normalise_url(url: str) -> URL:
+    """Parse a database URL, choosing psycopg 3 for PostgreSQL and pysqlite for SQLite."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    return parsed
+
+
+def _missing_driver_message(url: URL) -> str:
+    return (
+        f"The database URL uses {url.drivername!r} but its driver is not installed. "
+        "Install Townhall with the PostgreSQL extra: pip install 'townhall[postgres]'."
+    )
+
+
+def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """Create an engine configured for Townhall's conventions on either dialect."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            parsed,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        _configure_sqlite(engine)
+        return engine
+    try:
+        return create_engine(
+            parsed,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+        )
+    except ModuleNotFoundError as exc:  # psycopg is an optional extra
+        raise RuntimeError(_missing_driver_message(parsed)) from exc
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, and transactions that Townhall begins itself (DEFERRED or IMMEDIATE)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, instead of pysqlite's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One database: the engine, and the only way to open a unit of work on it."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.engine = build_engine(url, pool_size=pool_size, echo=echo)
+        self.dialect = self.engine.dialect.name
+        self.is_sqlite = self.dialect == "sqlite"
+        self._write_lock = threading.Lock()
+        self._writing = threading.local()
+        self._readers = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        write_engine = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            if self.is_sqlite
+            else self.engine
+        )
+        self._writers = sessionmaker(write_engine, expire_on_commit=False, autoflush=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A unit of work that only reads; it is rolled back at the end, whatever happens."""
+        with self._readers() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A unit of work that writes: committed when the block ends, rolled back on any error."""
+        if getattr(self._writing, "active", False):
+            # A second writer in the same thread would wait for the first forever on SQLite.
+            msg = "a write unit of work is already open in this thread: pass its session down"
+            raise RuntimeError(msg)
+        lock = self._write_lock if self.is_sqlite else None
+        if lock is not None:
+            lock.acquire()
+        self._writing.active = True
+        try:
+            with self._writers() as session, session.begin():
+                yield session
+        finally:
+            self._writing.active = False
+            if lock is not None:
+                lock.release()
+
+    def ping(self) -> float:
+        """Round-trip a trivial query; return its latency in seconds or raise ServiceUnavailable."""
+        started = time.perf_counter()
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise ServiceUnavailable("The database did not answer.") from exc
+        return time.perf_counter() - started
+
+    def dispose(self) -> None:
+        """Close every pooled connection (at shutdown, and between tests)."""
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The HTTP conventions of API-STANDARDS.md as building blocks every router uses."""

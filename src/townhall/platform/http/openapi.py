@@ -1,0 +1,75 @@
+"""The OpenAPI document: generated from the routes, then shaped to Townhall's conventions.
+
+This module owns what FastAPI's generator does not do on its own: error responses described
+only as ``application/problem+json`` with the shared ``Problem`` schema (FastAPI would add its own
+``HTTPValidationError``), and operation ids of the form ``<tag>_<name>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from townhall.platform.http.problems import PROBLEM_JSON, Problem, ProblemFieldError
+
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def operation_id(route: APIRoute) -> str:
+    """``<tag>_<name>``: ``health_ready``, ``addresses_find_addresses``."""
+    tag = str(route.tags[0]) if route.tags else "townhall"
+    return f"{tag.replace('-', '_')}_{route.name}"
+
+
+def install_openapi(app: FastAPI, *, description: str) -> None:
+    """Replace ``app.openapi`` with a generator that applies Townhall's conventions once."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version="3.1.0",
+            description=description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+            license_info={"name": "MIT", "identifier": "MIT"},
+        )
+        _shape_error_responses(document)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = build  # type: ignore[method-assign]
+
+
+def _shape_error_responses(document: dict[str, Any]) -> None:
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components["Problem"].pop("$defs", None)
+    components["ProblemFieldError"] = ProblemFieldError.model_json_schema()
+    components["Problem"]["properties"]["errors"] = {
+        "anyOf": [
+            {"type": "array", "items": {"$ref": "#/components/schemas/ProblemFieldError"}},
+            {"type": "null"},
+        ],
+        "description": "Present on validation errors: one entry per invalid input.",
+    }
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        components.pop(name, None)
+    problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for status, response in operation["responses"].items():
+                if str(status).startswith(("4", "5")):
+                    response["content"] = problem_content
+                    if status == "422":
+                        response["description"] = (
+                            "Validation failed (`/problems/validation-failed`): "
+                            "`errors` lists each invalid input"
+                        )

@@ -1,0 +1,141 @@
+"""Settings: every knob of a Townhall instance, read from ``TOWNHALL_*`` environment variables.
+
+This module owns the names, defaults and descriptions of settings. It must not read the
+environment at import time: ``Settings()`` is built by whoever starts Townhall (the CLI, a test,
+an ASGI server through ``townhall.app:create_app_from_environment``) and handed to
+``create_app(settings)``. The settings reference in ``docs/reference/settings.md`` is generated
+from the field descriptions here, and a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GSS_CODE = re.compile(r"^[EWSN]\d{8}$")
+
+
+class Environment(StrEnum):
+    """Where the instance runs; production refuses unsafe defaults."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    """How log lines are written."""
+
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    """The settings of one Townhall instance."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOWNHALL_",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT,
+        description=(
+            "`development`, `test` or `production`. Production refuses to start without "
+            "`TOWNHALL_SECRET_KEY` and never serves the interactive API explorer's debug detail."
+        ),
+    )
+    database_url: str = Field(
+        default="sqlite:///townhall.db",
+        description=(
+            "SQLAlchemy URL of the database. The default is a SQLite file `townhall.db` in the "
+            "working directory. For PostgreSQL use `postgresql+psycopg://user:pass@host/db` "
+            "(needs the `postgres` extra)."
+        ),
+    )
+    database_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
+        default=10,
+        description="Connections kept open per process (PostgreSQL only).",
+    )
+    database_echo: bool = Field(
+        default=False,
+        description=(
+            "Log every SQL statement (development only: statements may carry personal data)."
+        ),
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that signs pagination cursors and other opaque tokens. When unset outside "
+            "production, a random key is created once and kept in the database, so every worker "
+            "of the instance shares it."
+        ),
+    )
+    council_code: str = Field(
+        default="E09000012",
+        description=(
+            "GSS code of the council this instance serves (ONS `laua`); "
+            "the demo borough is built from its real postcodes. Hackney is `E09000012`."
+        ),
+    )
+    council_name: str = Field(
+        default="London Borough of Hackney",
+        description="The council's name, shown in the portal header and page titles.",
+    )
+    log_level: str = Field(
+        default="INFO",
+        description="Lowest level logged: DEBUG, INFO, WARNING, ERROR.",
+    )
+    log_format: LogFormat = Field(
+        default=LogFormat.JSON,
+        description="`json` (one object per line, for machines) or `console` (for people).",
+    )
+    request_id_header: str = Field(
+        default="X-Request-ID",
+        description="Header that carries the request id in and out.",
+    )
+    idempotency_key_ttl_hours: Annotated[int, Field(ge=1, le=24 * 30)] = Field(
+        default=24,
+        description=(
+            "How long a stored `Idempotency-Key` answer is replayed before the key may be reused."
+        ),
+    )
+    hsts_enabled: bool = Field(
+        default=False,
+        description=(
+            "Send `Strict-Transport-Security`. "
+            "Turn on when the instance is only reached over HTTPS."
+        ),
+    )
+    api_docs_enabled: bool = Field(
+        default=True,
+        description="Serve the interactive API reference at `/api/docs`.",
+    )
+
+    @field_validator("council_code")
+    @classmethod
+    def _council_code_is_gss(cls, value: str) -> str:
+        if not GSS_CODE.match(value):
+            msg = "must be a GSS code such as E09000012"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level_known(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            msg = "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+            raise ValueError(msg)
+        return upper
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite default."""
+        return self.database_url.startswith("sqlite")
