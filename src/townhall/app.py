@@ -10,17 +10,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from townhall import __version__
 from townhall.platform.db import Database
 from townhall.platform.health import build_health_router
+from townhall.platform.http.idempotency import IdempotencyStore
 from townhall.platform.http.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from townhall.platform.http.openapi import install_openapi, operation_id
+from townhall.platform.http.pagination import CursorCodec
 from townhall.platform.http.problems import install_problem_handlers
 from townhall.platform.logging import configure_logging
 from townhall.platform.metrics import Metrics
+from townhall.platform.secrets import instance_secret
 from townhall.portal.views import build_portal
 from townhall.settings import Environment, Settings
 
@@ -42,6 +46,8 @@ class AppContext:
     settings: Settings
     database: Database
     metrics: Metrics
+    cursors: CursorCodec
+    idempotency: IdempotencyStore
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -56,7 +62,19 @@ def create_app(settings: Settings) -> FastAPI:
         echo=settings.database_echo,
     )
     metrics = Metrics()
-    context = AppContext(settings=settings, database=database, metrics=metrics)
+    secret = settings.secret_key
+    context = AppContext(
+        settings=settings,
+        database=database,
+        metrics=metrics,
+        # Read lazily: the instance key lives in the database, which may not be migrated yet.
+        cursors=CursorCodec(
+            secret.get_secret_value().encode()
+            if secret is not None
+            else lambda: instance_secret(database, "cursor-signing")
+        ),
+        idempotency=IdempotencyStore(database, timedelta(hours=settings.idempotency_key_ttl_hours)),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -82,9 +100,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_health_router(database, metrics))
     build_portal(app, context)
 
-    # Outermost last: the request id must exist before anything else runs or logs.
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts_enabled)
+    # Added innermost first. The request context answers unexpected exceptions itself, so the
+    # security headers must wrap it to reach those answers too.
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts_enabled)
     return app
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from townhall.settings import Settings
 from townhall.app import create_app
+from townhall.settings import Settings
 
 
 def test_live_answers_ok(client: TestClient) -> None:

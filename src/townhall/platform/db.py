@@ -65,6 +65,7 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
             parsed,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
@@ -75,6 +76,8 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            # Statement parameters are personal data: keep them out of error messages and logs.
+            hide_parameters=True,
         )
     except ModuleNotFoundError as exc:  # psycopg is an optional extra
         raise RuntimeError(_missing_driver_message(parsed)) from exc

@@ -29,7 +29,12 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     renderer: Any
     if settings.log_format is LogFormat.JSON:
         renderer = structlog.processors.JSONRenderer(sort_keys=True)
-        shared.append(structlog.processors.dict_tracebacks)
+        # Frame locals would put request bodies, tokens and personal data into the logs.
+        shared.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        )
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
 
@@ -56,6 +61,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     # Uvicorn's own access log repeats the raw path and query string, which may hold personal
     # data; Townhall writes its own access line with the route template instead.
     logging.getLogger("uvicorn.access").disabled = True
+    # HTTP clients log full URLs, query strings included.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

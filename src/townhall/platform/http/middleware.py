@@ -7,6 +7,7 @@ buffered or cut short. It must not know any route or domain.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from townhall.platform.http.problems import PROBLEM_JSON, unexpected_error_body
 from townhall.platform.logging import get_logger
 from townhall.platform.metrics import Metrics
 
@@ -51,10 +53,12 @@ class RequestContextMiddleware:
         state["csp_nonce"] = secrets.token_urlsafe(16)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((self.header, request_id.encode("latin-1")))
@@ -64,6 +68,28 @@ class RequestContextMiddleware:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                status = 500
+                log.error(
+                    "unhandled_exception",
+                    method=scope["method"],
+                    route=_route_template(scope),
+                    exc_info=exc,
+                )
+                if response_started:
+                    raise  # too late for an answer; the server closes the connection
+                body = json.dumps(unexpected_error_body(request_id, scope["path"])).encode()
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send_with_id({"type": "http.response.body", "body": body})
             finally:
                 elapsed = time.perf_counter() - started
                 route = _route_template(scope)

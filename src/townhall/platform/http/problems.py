@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from townhall.errors import (
+    BadRequest,
     FieldError,
     MethodNotAllowed,
     TownhallError,
@@ -108,6 +109,11 @@ def _on_townhall_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+    if malformed:
+        # Unreadable JSON is malformed (400), not well-formed but invalid (422).
+        reason = malformed[0].get("ctx", {}).get("error", "it could not be parsed")
+        return problem_response(BadRequest(f"The body is not valid JSON: {reason}."), request)
     return problem_response(ValidationFailed(field_errors_from_validation(exc)), request)
 
 
@@ -129,21 +135,17 @@ def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(error, request)
 
 
-def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error(
-        "unhandled_exception",
-        method=request.method,
-        route=route_template(request),
-        exc_info=exc,
-    )
-    return problem_response(TownhallError("An unexpected error occurred."), request)
-
-
-def route_template(request: Request) -> str:
-    """The matched route's path template (``/api/v1/streets/{usrn}``), never the raw path."""
-    route = request.scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return str(path) if path else "<unmatched>"
+def unexpected_error_body(request_id: str, path: str) -> dict[str, Any]:
+    """The body of a 500: nothing about what went wrong, only how to trace it."""
+    error = TownhallError("An unexpected error occurred.")
+    return {
+        "type": f"/problems/{error.slug}",
+        "title": error.title,
+        "status": error.status,
+        "detail": f"{error.detail} Quote request id {request_id} if you report it.",
+        "instance": path,
+        "request_id": request_id,
+    }
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -151,7 +153,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TownhallError, _on_townhall_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(Exception, _on_unexpected)
+    # Unexpected exceptions are answered by RequestContextMiddleware, which is outside the
+    # routing but inside the request id and security headers.
 
 
 def error_responses(*errors: type[TownhallError]) -> dict[int | str, dict[str, Any]]:

@@ -1,0 +1,90 @@
+"""Optimistic concurrency: ETags on mutable resources, and ``If-Match`` on every change.
+
+This module owns the rules of RFC 9110 section 13 as Townhall applies them. A mutable
+resource's representation carries a strong ETag (``etag_of``). PATCH, PUT and DELETE need
+``If-Match`` (428 without it); the service compares it with the resource's current ETag inside
+its write unit of work (``Precondition.check``), so a change made since the caller read the
+resource is a 412, never a silent overwrite. GETs honour ``If-None-Match`` with a 304.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+from pydantic import BaseModel
+
+from townhall.errors import InvalidHeader, PreconditionFailed, PreconditionRequired
+
+
+def etag_of(representation: BaseModel) -> str:
+    """A strong ETag for a resource's representation: it changes whenever any field does."""
+    digest = hashlib.sha256(representation.model_dump_json().encode()).digest()[:12]
+    return '"' + base64.urlsafe_b64encode(digest).decode("ascii") + '"'
+
+
+def _parse_entity_tags(value: str) -> list[str]:
+    """The entity tags of an ``If-Match``/``If-None-Match`` value (``*`` stays ``*``)."""
+    tags = [part.strip() for part in value.split(",") if part.strip()]
+    for tag in tags:
+        opaque = tag.removeprefix("W/")
+        if tag != "*" and not (len(opaque) >= 2 and opaque[0] == opaque[-1] == '"'):
+            raise InvalidHeader(f'{tag!r} is not an entity tag: ETags are quoted, like "abc".')
+    return tags
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What the caller said the resource must still be (the entity tags of ``If-Match``)."""
+
+    tags: tuple[str, ...]
+
+    def check(self, current_etag: str) -> None:
+        """Raise PreconditionFailed unless ``current_etag`` is one the caller named."""
+        if "*" in self.tags:
+            return
+        # If-Match uses the strong comparison: a weak tag never matches.
+        if current_etag not in self.tags:
+            raise PreconditionFailed(
+                "The resource has changed since you read it. Read it again for its new ETag, "
+                "re-apply your change, and send that ETag in If-Match.",
+                headers={"ETag": current_etag},
+            )
+
+
+def require_if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The ETag of the resource as you last read it.",
+            max_length=1024,
+        ),
+    ] = None,
+) -> Precondition:
+    """Read ``If-Match``; its absence is a 428, since changes without it could overwrite others'."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired(
+            "Send If-Match with the ETag you last read, so no one else's change is overwritten."
+        )
+    return Precondition(tags=tuple(_parse_entity_tags(if_match)))
+
+
+IfMatchDep = Annotated[Precondition, Depends(require_if_match)]
+
+
+def answer_not_modified(request: Request, etag: str) -> bool:
+    """True when the caller's ``If-None-Match`` already names ``etag`` (weak comparison)."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = _parse_entity_tags(header)
+    return "*" in tags or etag.removeprefix("W/") in {t.removeprefix("W/") for t in tags}
+
+
+def with_etag(response: Response, etag: str) -> None:
+    """Set the ``ETag`` of a response."""
+    response.headers["ETag"] = etag

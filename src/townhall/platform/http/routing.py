@@ -1,0 +1,167 @@
+"""The route class and router factory every Townhall API router is built with.
+
+This module owns the conventions that apply per route rather than per app:
+
+* request bodies must be JSON (``application/json``, or ``application/merge-patch+json`` for
+  PATCH): anything else is a 415, not a confusing validation error;
+* POST accepts ``Idempotency-Key`` (``townhall.platform.http.idempotency``): the header is
+  documented on the operation and a retried create replays the first answer;
+* every operation declares the errors these rules can produce, so the OpenAPI document is
+  complete without each router repeating them.
+
+Routers are made with ``api_router("/streets", tag="addresses")`` and mounted under ``/api/v1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from townhall.errors import (
+    BadRequest,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidHeader,
+    TownhallError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from townhall.platform.http.idempotency import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADERS,
+    IdempotencyStore,
+    StoredAnswer,
+    check_key,
+    fingerprint,
+)
+from townhall.platform.http.problems import error_responses
+
+API_PREFIX = "/api/v1"
+JSON_MEDIA_TYPES = frozenset({"application/json"})
+MERGE_PATCH_MEDIA_TYPES = frozenset({"application/json", "application/merge-patch+json"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _document_idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            description=(
+                "A unique value (a UUID) per create. Retrying with the same key returns the "
+                "first answer instead of creating a second resource."
+            ),
+            min_length=1,
+            max_length=255,
+        ),
+    ] = None,
+) -> None:
+    """Declares the header in the OpenAPI document; ApiRoute does the work."""
+
+
+class ApiRoute(APIRoute):
+    """An API operation with Townhall's per-route conventions applied."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        methods = {m.upper() for m in (kwargs.get("methods") or ["GET"])}
+        errors: list[type[TownhallError]] = [ValidationFailed]
+        if methods & _BODY_METHODS:
+            errors += [BadRequest, UnsupportedMediaType]
+        if "POST" in methods:
+            kwargs["dependencies"] = [
+                *(kwargs.get("dependencies") or []),
+                Depends(_document_idempotency_key),
+            ]
+            errors += [InvalidHeader, IdempotencyKeyInFlight, IdempotencyKeyReused]
+        declared = error_responses(*errors)
+        kwargs["responses"] = {**declared, **(kwargs.get("responses") or {})}
+        # Set before APIRoute.__init__, which builds the handler that reads it.
+        self.accepted_media_types = (
+            MERGE_PATCH_MEDIA_TYPES if "PATCH" in methods else JSON_MEDIA_TYPES
+        )
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        accepts_body = self.body_field is not None
+        accepted = self.accepted_media_types
+
+        async def route_handler(request: Request) -> Response:
+            if accepts_body and await request.body():
+                _check_media_type(request, accepted)
+            key = request.headers.get(IDEMPOTENCY_HEADER)
+            if request.method == "POST" and key is not None:
+                return await _idempotent(request, check_key(key), handler)
+            return await handler(request)
+
+        return route_handler
+
+
+def _check_media_type(request: Request, accepted: frozenset[str]) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in accepted:
+        raise UnsupportedMediaType(
+            f"Send the body as {' or '.join(sorted(accepted))}, not {media_type or 'nothing'}."
+        )
+
+
+def principal_of(request: Request) -> str:
+    """Whom an idempotency key belongs to: the caller's consumer once access control knows it.
+
+    Until then, the hash of the Authorization header keeps two callers' keys apart.
+    """
+    principal = request.scope.get("state", {}).get("principal")
+    if principal:
+        return str(principal)
+    authorization = request.headers.get("authorization", "")
+    return "anon:" + hashlib.sha256(authorization.encode()).hexdigest()[:32]
+
+
+async def _idempotent(
+    request: Request,
+    key: str,
+    handler: Callable[[Request], Coroutine[Any, Any, Response]],
+) -> Response:
+    store: IdempotencyStore = request.app.state.townhall.idempotency
+    principal = principal_of(request)
+    request_fingerprint = fingerprint(
+        request.method, request.url.path, request.url.query, await request.body()
+    )
+    stored = await run_in_threadpool(store.reserve, principal, key, request_fingerprint)
+    if stored is not None:
+        return _replay(stored)
+    try:
+        response = await handler(request)
+    except BaseException:
+        await run_in_threadpool(store.release, principal, key)
+        raise
+    if response.status_code >= 500 or not hasattr(response, "body"):
+        await run_in_threadpool(store.release, principal, key)
+        return response
+    answer = StoredAnswer(
+        status=response.status_code,
+        headers={
+            name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
+        },
+        body=bytes(response.body),
+    )
+    await run_in_threadpool(store.complete, principal, key, answer)
+    return response
+
+
+def _replay(answer: StoredAnswer) -> Response:
+    response = Response(content=answer.body, status_code=answer.status)
+    for name, value in answer.headers.items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def api_router(prefix: str, *, tag: str) -> APIRouter:
+    """A router for one resource family, under ``/api/v1``, with ``ApiRoute`` conventions."""
+    return APIRouter(prefix=API_PREFIX + prefix, tags=[tag], route_class=ApiRoute)
