@@ -62,7 +62,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     # data; Townhall writes its own access line with the route template instead.
     logging.getLogger("uvicorn.access").disabled = True
     # HTTP clients log full URLs, query strings included.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for client in ("httpx", "httpx2"):
+        logging.getLogger(client).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

@@ -1,8 +1,8 @@
-"""gazetteer, source person records, platform tables
+"""initial schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 21:30:22.895092
+Create Date: 2026-11-22 21:36:24.927636
 """
 
 from __future__ import annotations
@@ -139,8 +139,6 @@ def upgrade() -> None:
         "platform_idempotency_keys",
         sa.Column("principal", sa.String(length=128), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
-        sa.Column("method", sa.String(length=10), nullable=False),
-        sa.Column("path", sa.String(length=2048), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("response_status", sa.Integer(), nullable=True),
         sa.Column("response_headers", sa.JSON(), nullable=True),

@@ -5,7 +5,8 @@ This module owns the ``platform_idempotency_keys`` table and the rules of the IE
 stored; a retry with the same key and the same request gets the stored answer again (with
 ``Idempotent-Replayed: true``); the same key with a different request is a 422; a retry while
 the first is still being processed is a 409. Keys are scoped to the caller and expire after
-``TOWNHALL_IDEMPOTENCY_KEY_TTL_HOURS``. An answer of 5xx is not stored, so the retry runs again.
+``TOWNHALL_IDEMPOTENCY_KEY_TTL_HOURS``. A request refused with an error (4xx raised before
+anything was created, or any 5xx) does not use up its key: the corrected retry runs.
 """
 
 from __future__ import annotations
