@@ -14,7 +14,8 @@ def test_reads_carry_a_strong_etag(notes: TestClient) -> None:
     note_id, created_etag = _note(notes)
     response = notes.get(f"/api/v1/notes/{note_id}")
     assert response.headers["etag"] == created_etag
-    assert created_etag.startswith('"') and created_etag.endswith('"')
+    assert created_etag.startswith('"')
+    assert created_etag.endswith('"')
 
 
 def test_change_without_if_match_is_a_428(notes: TestClient) -> None:

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from starlette.requests import Request
 
 from townhall.platform.db import Database
 from townhall.platform.http.idempotency import IdempotencyRecord, fingerprint
+from townhall.platform.http.routing import principal_of
 
 
 def _count(client: TestClient) -> int:
@@ -58,13 +60,7 @@ def test_a_retry_while_the_first_is_in_flight_is_a_409(
 ) -> None:
     body = b'{"topic":"bins","text":"a"}'
     store = notes_app.state.townhall.idempotency
-    from townhall.platform.http.routing import principal_of
-
-    class _Anonymous:
-        scope: dict[str, object] = {"state": {}}
-        headers: dict[str, str] = {}
-
-    principal = principal_of(_Anonymous())  # type: ignore[arg-type]
+    principal = principal_of(Request({"type": "http", "headers": [], "state": {}}))
     assert store.reserve(principal, "busy", fingerprint("POST", "/api/v1/notes", "", body)) is None
     response = notes.post(
         "/api/v1/notes",

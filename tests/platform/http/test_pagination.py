@@ -1,14 +1,16 @@
-"""Cursor pagination: opaque, signed, stable under inserts, and a 400 for any cursor we did not issue."""
+"""Cursor pagination: opaque, signed, stable under inserts; a cursor we did not issue is a 400."""
 
 from __future__ import annotations
 
 import base64
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from townhall.errors import InvalidCursor
 from townhall.platform.http.pagination import CursorCodec
 
 
@@ -89,7 +91,7 @@ def test_a_cursor_used_with_other_filters_is_a_400(notes: TestClient) -> None:
 def test_a_forged_cursor_is_a_400(notes: TestClient) -> None:
     _create(notes, 4)
     cursor = notes.get("/api/v1/notes", params={"limit": "2"}).json()["next_cursor"]
-    payload, signature = cursor.split(".")
+    _payload, signature = cursor.split(".")
     # Rewrite the position to jump ahead, keeping the old signature.
     forged_payload = base64.urlsafe_b64encode(json.dumps({"v": 1, "p": [1]}).encode())
     forged = forged_payload.decode().rstrip("=") + "." + signature
@@ -112,9 +114,5 @@ def test_cursors_from_another_instance_key_are_refused() -> None:
     theirs = CursorCodec(b"another key")
     token = theirs.encode([10], scope="/api/v1/notes?[]")
     assert mine.decode(mine.encode([10], scope="s"), scope="s") == (10,)
-    try:
+    with pytest.raises(InvalidCursor):
         mine.decode(token, scope="/api/v1/notes?[]")
-    except Exception as exc:
-        assert type(exc).__name__ == "InvalidCursor"
-    else:
-        raise AssertionError("a cursor signed with another key was accepted")
