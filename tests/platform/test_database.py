@@ -1,0 +1,80 @@
+"""Units of work: one writer on SQLite, rollback on error, the connection pragmas."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from townhall.platform.db import Database, normalise_url
+from townhall.platform.secrets import InstanceSecret, instance_secret
+
+
+def test_a_failed_unit_of_work_leaves_nothing_behind(database: Database) -> None:
+    with pytest.raises(RuntimeError), database.write() as session:
+        session.add(InstanceSecret(name="half", value="x", created_at=_now()))
+        session.flush()
+        raise RuntimeError
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(InstanceSecret)) == 0
+
+
+def test_a_nested_write_is_refused_instead_of_deadlocking(database: Database) -> None:
+    with database.write(), pytest.raises(RuntimeError, match="already open"), database.write():
+        pass
+
+
+def test_sqlite_connections_use_wal_and_foreign_keys(database: Database) -> None:
+    if not database.is_sqlite:
+        pytest.skip("SQLite pragmas only apply to SQLite")
+    with database.read() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_sqlite_writers_queue_one_after_another(database: Database) -> None:
+    if not database.is_sqlite:
+        pytest.skip("the one-writer rule is SQLite's")
+    inside = 0
+    most_inside = 0
+    lock = threading.Lock()
+
+    def write(n: int) -> None:
+        nonlocal inside, most_inside
+        with database.write() as session:
+            with lock:
+                inside += 1
+                most_inside = max(most_inside, inside)
+            session.add(InstanceSecret(name=f"k{n}", value="v", created_at=_now()))
+            time.sleep(0.01)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most_inside == 1
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(InstanceSecret)) == 8
+
+
+def test_instance_secret_is_created_once_and_shared(database: Database) -> None:
+    first = instance_secret(database, "cursor-signing")
+    assert len(first) >= 32
+    assert instance_secret(database, "cursor-signing") == first
+    assert instance_secret(database, "other") != first
+
+
+def test_urls_choose_the_right_drivers() -> None:
+    assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert normalise_url("sqlite:///x.db").drivername == "sqlite+pysqlite"
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
