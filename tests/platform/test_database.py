@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
@@ -12,11 +13,16 @@ from townhall.platform.db import Database, normalise_url
 from townhall.platform.secrets import InstanceSecret, instance_secret
 
 
-def test_a_failed_unit_of_work_leaves_nothing_behind(database: Database) -> None:
-    with pytest.raises(RuntimeError), database.write() as session:
-        session.add(InstanceSecret(name="half", value="x", created_at=_now()))
+def _write_then_fail(database: Database) -> None:
+    with database.write() as session:
+        session.add(InstanceSecret(name="half", value="x", created_at=datetime.now(UTC)))
         session.flush()
         raise RuntimeError
+
+
+def test_a_failed_unit_of_work_leaves_nothing_behind(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        _write_then_fail(database)
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(InstanceSecret)) == 0
 
@@ -47,7 +53,7 @@ def test_sqlite_writers_queue_one_after_another(database: Database) -> None:
             with lock:
                 inside += 1
                 most_inside = max(most_inside, inside)
-            session.add(InstanceSecret(name=f"k{n}", value="v", created_at=_now()))
+            session.add(InstanceSecret(name=f"k{n}", value="v", created_at=datetime.now(UTC)))
             time.sleep(0.01)
             with lock:
                 inside -= 1
@@ -72,9 +78,3 @@ def test_instance_secret_is_created_once_and_shared(database: Database) -> None:
 def test_urls_choose_the_right_drivers() -> None:
     assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert normalise_url("sqlite:///x.db").drivername == "sqlite+pysqlite"
-
-
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
