@@ -105,7 +105,9 @@ def build_notes_router(database: Database) -> APIRouter:
         return page_response(page, params, request, response, items)
 
     @router.get("/{note_id}", responses=error_responses(NotFound))
-    def get_note(note_id: Annotated[int, Path(ge=1)], request: Request, response: Response) -> Any:
+    def get_note(
+        note_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, response: Response
+    ) -> Any:
         with database.read() as session:
             note = session.get(Note, note_id)
             if note is None:
@@ -124,7 +126,7 @@ def build_notes_router(database: Database) -> APIRouter:
         ),
     )
     def update_note(
-        note_id: Annotated[int, Path(ge=1)],
+        note_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
         body: NoteUpdate,
         precondition: IfMatchDep,
         response: Response,
@@ -142,7 +144,8 @@ def build_notes_router(database: Database) -> APIRouter:
         with_etag(response, etag_of(public))
         return public
 
-    @router.get("-failing")
+    # Out of the schema so the contract test runs clean; a test includes it to prove it fails.
+    @router.get("-failing", include_in_schema=False)
     def fail_unexpectedly() -> NotePublic:
         msg = "secret internal detail: connection string postgres://admin:hunter2@db"
         raise RuntimeError(msg)

@@ -19,6 +19,9 @@ from pydantic import BaseModel
 
 from townhall.errors import InvalidHeader, PreconditionFailed, PreconditionRequired
 
+# One or more quoted entity tags separated by commas, or `*` (RFC 9110 section 13.1.1).
+ENTITY_TAG_LIST = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
+
 
 def etag_of(representation: BaseModel) -> str:
     """A strong ETag for a resource's representation: it changes whenever any field does."""
@@ -60,8 +63,9 @@ def require_if_match(
         str | None,
         Header(
             alias="If-Match",
-            description="The ETag of the resource as you last read it.",
+            description="The ETag of the resource as you last read it (or `*`).",
             max_length=1024,
+            pattern=ENTITY_TAG_LIST,
         ),
     ] = None,
 ) -> Precondition:

@@ -2,7 +2,7 @@
 
 This module owns what FastAPI's generator does not do on its own: error responses described
 only as ``application/problem+json`` with the shared ``Problem`` schema (FastAPI would add its own
-``HTTPValidationError``), and operation ids of the form ``<tag>_<name>``.
+``HTTPValidationError``), ``If-Match`` shown as required, and operation ids ``<tag>_<name>``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,11 @@ def _shape_error_responses(document: dict[str, Any]) -> None:
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
+                    # Optional to FastAPI so that its absence is our 428, not a generic 422;
+                    # required to callers.
+                    parameter["required"] = True
             for status, response in operation["responses"].items():
                 if str(status).startswith(("4", "5")):
                     response["content"] = problem_content
