@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import FastAPI
 
 from townhall import __version__
+from townhall.platform.context import AppContext
 from townhall.platform.db import Database
 from townhall.platform.health import build_health_router
 from townhall.platform.http.idempotency import IdempotencyStore
@@ -28,6 +28,8 @@ from townhall.platform.secrets import instance_secret
 from townhall.portal.views import build_portal
 from townhall.settings import Environment, Settings
 
+__all__ = ["AppContext", "create_app", "create_app_from_environment"]
+
 API_DESCRIPTION = """\
 Townhall serves a council's core records through one set of conventions.
 
@@ -37,17 +39,6 @@ Townhall serves a council's core records through one set of conventions.
 * Mutable resources carry an `ETag`; changes need `If-Match`.
 * Creates accept an `Idempotency-Key` header so a retried request creates one thing.
 """
-
-
-@dataclass(frozen=True)
-class AppContext:
-    """What every part of one app shares; kept on ``app.state.townhall``."""
-
-    settings: Settings
-    database: Database
-    metrics: Metrics
-    cursors: CursorCodec
-    idempotency: IdempotencyStore
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -84,7 +75,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title=f"Townhall API: {settings.council_name}",
         version=__version__,
-        docs_url="/api/docs" if settings.api_docs_enabled else None,
+        # The portal serves the API reference at /api/docs, with Swagger UI from the instance.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
         generate_unique_id_function=operation_id,

@@ -104,7 +104,7 @@ def build_notes_router(database: Database) -> APIRouter:
             items = [_public(row[0]) for row in page.items]
         return page_response(page, params, request, response, items)
 
-    @router.get("/{note_id}", responses=error_responses(NotFound))
+    @router.get("/{note_id}", responses=error_responses(NotFound, InvalidHeader))
     def get_note(
         note_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, response: Response
     ) -> Any:

@@ -69,11 +69,18 @@ def test_weak_etags_never_match_if_match(notes: TestClient) -> None:
     assert response.status_code == 412
 
 
-def test_unquoted_if_match_is_a_400(notes: TestClient) -> None:
+def test_unquoted_if_match_fails_validation_of_that_header(notes: TestClient) -> None:
     note_id, _ = _note(notes)
     response = notes.patch(
         f"/api/v1/notes/{note_id}", json={"text": "b"}, headers={"If-Match": "abc"}
     )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "header.If-Match"
+
+
+def test_unquoted_if_none_match_is_a_400(notes: TestClient) -> None:
+    note_id, _ = _note(notes)
+    response = notes.get(f"/api/v1/notes/{note_id}", headers={"If-None-Match": "abc"})
     assert response.status_code == 400
     assert response.json()["type"] == "/problems/invalid-header"
 

@@ -1,0 +1,26 @@
+"""The shared parts of one app (settings, database, metrics, cursors, idempotency store).
+
+``create_app`` builds one ``AppContext`` and keeps it on ``app.state.townhall``; dependencies in
+``platform/http/dependencies.py`` hand its parts to routes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from townhall.platform.db import Database
+from townhall.platform.http.idempotency import IdempotencyStore
+from townhall.platform.http.pagination import CursorCodec
+from townhall.platform.metrics import Metrics
+from townhall.settings import Settings
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What every part of one app shares."""
+
+    settings: Settings
+    database: Database
+    metrics: Metrics
+    cursors: CursorCodec
+    idempotency: IdempotencyStore
