@@ -106,6 +106,10 @@ class Settings(BaseSettings):
             "How long a stored `Idempotency-Key` answer is replayed before the key may be reused."
         ),
     )
+    max_request_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=1_048_576,
+        description="Largest request body an API accepts; larger ones are refused with a 413.",
+    )
     hsts_enabled: bool = Field(
         default=False,
         description=(

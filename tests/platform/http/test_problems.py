@@ -81,3 +81,8 @@ def test_unexpected_exception_reveals_nothing_and_logs_the_request_id(
     assert isinstance(event, dict)
     assert event["request_id"] == body["request_id"]
     assert event["route"] == "/api/v1/notes-failing"
+
+
+def test_a_body_over_the_limit_is_a_413(notes: TestClient) -> None:
+    response = notes.post("/api/v1/notes", json={"topic": "x", "text": "y" * 1_100_000})
+    _assert_problem(response, 413, "payload-too-large")

@@ -2,8 +2,9 @@
 
 This module owns the conventions that apply per route rather than per app:
 
-* request bodies must be JSON (``application/json``, or ``application/merge-patch+json`` for
-  PATCH): anything else is a 415, not a confusing validation error;
+* request bodies are at most ``TOWNHALL_MAX_REQUEST_BODY_BYTES`` (413 beyond) and must be JSON
+  (``application/json``, or ``application/merge-patch+json`` for PATCH): anything else is a 415,
+  not a confusing validation error;
 * POST accepts ``Idempotency-Key`` (``townhall.platform.http.idempotency``): the header is
   documented on the operation and a retried create replays the first answer;
 * every operation declares the errors these rules can produce, so the OpenAPI document is
@@ -27,6 +28,7 @@ from townhall.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidHeader,
+    PayloadTooLarge,
     TownhallError,
     UnsupportedMediaType,
     ValidationFailed,
@@ -71,7 +73,7 @@ class ApiRoute(APIRoute):
         methods = {m.upper() for m in (kwargs.get("methods") or ["GET"])}
         errors: list[type[TownhallError]] = [ValidationFailed]
         if methods & _BODY_METHODS:
-            errors += [BadRequest, UnsupportedMediaType]
+            errors += [BadRequest, PayloadTooLarge, UnsupportedMediaType]
         if "POST" in methods:
             kwargs["dependencies"] = [
                 *(kwargs.get("dependencies") or []),
@@ -92,14 +94,24 @@ class ApiRoute(APIRoute):
         accepted = self.accepted_media_types
 
         async def route_handler(request: Request) -> Response:
-            if accepts_body and await request.body():
-                _check_media_type(request, accepted)
+            if accepts_body:
+                await _check_body_size(request)
+                if await request.body():
+                    _check_media_type(request, accepted)
             key = request.headers.get(IDEMPOTENCY_HEADER)
             if request.method == "POST" and key is not None:
                 return await _idempotent(request, check_key(key), handler)
             return await handler(request)
 
         return route_handler
+
+
+async def _check_body_size(request: Request) -> None:
+    limit = request.app.state.townhall.settings.max_request_body_bytes
+    declared = request.headers.get("content-length", "")
+    # Refuse on the declared length before reading; a chunked body is measured once read.
+    if (declared.isdigit() and int(declared) > limit) or len(await request.body()) > limit:
+        raise PayloadTooLarge(f"The body is larger than this API accepts ({limit} bytes).")
 
 
 def _check_media_type(request: Request, accepted: frozenset[str]) -> None:
