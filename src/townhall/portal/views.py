@@ -1,14 +1,189 @@
-"""Portal pages (placeholder until the portal base lands)."""
+"""Portal pages: home, problem types, the API reference, and the static assets they load.
+
+This module owns the portal's routes. Views are thin: they gather what a page shows from the
+services and the settings, then render a template; the rules live in the services and the look in
+the templates. Every page is HTML for people, so none appears in the OpenAPI document, and every
+page here is public (``PUBLIC``): none shows anything a token would protect.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
-if TYPE_CHECKING:
-    from townhall.app import AppContext
+from townhall import __version__
+from townhall.errors import NotFound, TownhallError, ValidationFailed
+from townhall.platform.context import AppContext
+from townhall.platform.db import Database
+from townhall.platform.logging import get_logger
+from townhall.portal.templating import (
+    GOVUK_FRONTEND,
+    STATIC_PATH,
+    SWAGGER_UI,
+    build_templates,
+    static_url,
+)
+
+STATIC_DIRECTORY = Path(__file__).parent / "static"
+FAVICON = "portal/favicon.svg"
+
+# Marks a route that answers without a token, so access control (and the test that every route
+# is protected unless public) can tell a public page from a forgotten check.
+PUBLIC: dict[str, Any] = {"x-townhall-public": True}
+
+DIALECT_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the home page says about the synthetic borough in the database."""
+
+    size: str
+    seed: int
+    seconds: float
+    row_counts: list[tuple[str, int]]
+
+
+def latest_demo_summary(database: Database) -> DemoSummary | None:
+    """The latest synthetic borough built into ``database``, or None if there is none."""
+    # Imported when a page asks, not when the app is built: the generator behind it loads Faker
+    # and the postcode tables, which an instance serving real data never needs.
+    import townhall.demo  # noqa: PLC0415
+
+    # Until the demo generator provides latest_build, the page says no borough is built.
+    latest_build = getattr(townhall.demo, "latest_build", None)
+    if latest_build is None:
+        return None
+    build = latest_build(database)
+    if build is None:
+        return None
+    counts: Mapping[str, Any] = build.row_counts
+    return DemoSummary(
+        size=str(build.size),
+        seed=int(build.seed),
+        seconds=float(build.seconds),
+        row_counts=[(str(table), int(count)) for table, count in counts.items()],
+    )
+
+
+def problem_types() -> list[type[TownhallError]]:
+    """Every documented problem type, in the order of the tree in ``townhall.errors``."""
+    return TownhallError.catalogue()
+
+
+def example_problem(problem: type[TownhallError]) -> str:
+    """A response body of this type, as the problem page shows it."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{problem.slug}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.title,
+        "instance": "/api/v1/properties/100023336956",
+        "request_id": "4f1c2a0e6b9d4d2f8a7e5c3b1a090807",
+    }
+    if issubclass(problem, ValidationFailed):
+        body["detail"] = "1 input is invalid."
+        body["errors"] = [
+            {"field": "query.limit", "message": "Input should be less than or equal to 200"}
+        ]
+    return json.dumps(body, indent=2)
+
+
+def _parent_of(problem: type[TownhallError]) -> type[TownhallError] | None:
+    parent = problem.__base__
+    if problem is TownhallError or parent is None or not issubclass(parent, TownhallError):
+        return None
+    return parent
+
+
+def _build_router(context: AppContext) -> APIRouter:
+    settings = context.settings
+    templates = build_templates(settings)
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+    @router.get("/", name="portal_home", openapi_extra=PUBLIC)
+    def home(request: Request) -> HTMLResponse:
+        """What this instance is, what it holds, and where its APIs are documented."""
+        database = context.database
+        return templates.TemplateResponse(
+            request,
+            "home.html",
+            {
+                "environment": settings.environment.value,
+                "council_code": settings.council_code,
+                "dialect": DIALECT_NAMES.get(database.dialect, database.dialect),
+                "embedded": database.is_sqlite,
+                "version": __version__,
+                "demo": latest_demo_summary(database),
+            },
+        )
+
+    @router.get("/problems", name="portal_problem_types", openapi_extra=PUBLIC)
+    def problem_type_list(request: Request) -> HTMLResponse:
+        """Every problem type a Townhall API can answer with."""
+        return templates.TemplateResponse(
+            request,
+            "problems/list.html",
+            {"problems": problem_types()},
+        )
+
+    @router.get("/problems/{slug}", name="portal_problem_type", openapi_extra=PUBLIC)
+    def problem_type(request: Request, slug: str) -> HTMLResponse:
+        """The page a problem's ``type`` URI points at."""
+        found = {problem.slug: problem for problem in problem_types()}.get(slug)
+        if found is None:
+            raise NotFound(f"There is no problem type called {slug!r}.")
+        return templates.TemplateResponse(
+            request,
+            "problems/detail.html",
+            {
+                "problem": found,
+                "parent": _parent_of(found),
+                "kinds": found.__subclasses__(),
+                "example": example_problem(found),
+            },
+        )
+
+    @router.get("/favicon.ico", name="portal_favicon", openapi_extra=PUBLIC)
+    def favicon() -> FileResponse:
+        """The icon browsers ask for on pages that name none, such as JSON opened in a tab."""
+        return FileResponse(STATIC_DIRECTORY / FAVICON, media_type="image/svg+xml")
+
+    if settings.api_docs_enabled:
+
+        @router.get("/api/docs", name="portal_api_reference", openapi_extra=PUBLIC)
+        def api_reference(request: Request) -> HTMLResponse:
+            """The interactive API reference: Swagger UI on the OpenAPI document."""
+            swagger = static_url(SWAGGER_UI)
+            return get_swagger_ui_html(
+                openapi_url=request.app.openapi_url,
+                title=request.app.title,
+                swagger_js_url=f"{swagger}/swagger-ui-bundle.js",
+                swagger_css_url=f"{swagger}/swagger-ui.css",
+                swagger_favicon_url=static_url(FAVICON),
+            )
+
+    return router
 
 
 def build_portal(app: FastAPI, context: AppContext) -> None:
     """Mount the portal's pages and static assets on ``app``."""
+    if not (STATIC_DIRECTORY / GOVUK_FRONTEND).is_dir():
+        # Pages still render, unstyled; say why once instead of leaving a trail of 404s.
+        log.warning(
+            "portal_assets_missing",
+            directory=str(STATIC_DIRECTORY / "vendor"),
+            fix="run `make install` to copy GOV.UK Frontend and htmx from node_modules",
+        )
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIRECTORY), name="static")
+    app.include_router(_build_router(context))
