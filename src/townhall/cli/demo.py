@@ -1,0 +1,143 @@
+"""``townhall demo``: migrate, build the synthetic borough once, then serve it.
+
+This module owns the one command that takes a newcomer from nothing to a running council. Unlike
+``serve`` it migrates the database itself, because the database is the demo's own. It never
+rebuilds a borough a database already holds: building is ``townhall.demo``'s job, and this
+module only asks it whether there is one, builds one, and reports what was built.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from townhall.cli.console import console, database_errors, fail, load_settings, open_database
+from townhall.cli.db import upgrade_and_report
+from townhall.cli.serve import HostOption, PortOption, WorkersOption, run_server
+from townhall.demo import (
+    BoroughSize,
+    BuildReport,
+    DemoBuildRefused,
+    InvalidSeed,
+    UnknownCouncil,
+    borough_is_built,
+    build_borough,
+    latest_build,
+)
+from townhall.platform.db import Database
+from townhall.platform.logging import configure_logging
+from townhall.settings import GSS_CODE, Settings
+
+_DEFAULT_COUNCIL = Settings.model_fields["council_code"].default
+
+
+def _valid_council(value: str | None) -> str | None:
+    if value is not None and not GSS_CODE.match(value):
+        msg = (
+            f"{value!r} is not a GSS code: use a letter E, W, S or N then 8 digits, like E09000012."
+        )
+        raise typer.BadParameter(msg)
+    return value
+
+
+def demo(
+    *,
+    size: Annotated[
+        BoroughSize,
+        typer.Option(
+            help="How big a borough to build: small builds in seconds; borough is a realistic "
+            "London borough; large is for load tests."
+        ),
+    ] = BoroughSize.BOROUGH,
+    seed: Annotated[
+        int,
+        typer.Option(min=0, help="Seed of the generator: a seed always builds the same borough."),
+    ] = 42,
+    council: Annotated[
+        str | None,
+        typer.Option(
+            metavar="GSS_CODE",
+            callback=_valid_council,
+            show_default=False,
+            help="GSS code of the council whose real postcodes the borough is built from "
+            f"(default: TOWNHALL_COUNCIL_CODE, or {_DEFAULT_COUNCIL}).",
+        ),
+    ] = None,
+    build_only: Annotated[
+        bool, typer.Option("--build-only", help="Build the borough, then stop instead of serving.")
+    ] = False,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: WorkersOption = 1,
+) -> None:
+    """Build a synthetic borough from real postcodes and serve it: the quickest way to try Townhall.
+
+    Runs `townhall db upgrade`, builds the borough unless the database already holds one, then
+    serves it like `townhall serve`. Every name, date and record is invented; the postcodes are
+    the council's real ones.
+    """
+    settings = load_settings(council_code=council)
+    database = open_database(settings)
+    try:
+        with database_errors(settings.database_url):
+            upgrade_and_report(database)
+            _build_unless_built(database, settings, size=size, seed=seed)
+    finally:
+        database.dispose()
+    if not build_only:
+        run_server(settings, host=host, port=port, workers=workers)
+
+
+def _build_unless_built(
+    database: Database, settings: Settings, *, size: BoroughSize, seed: int
+) -> None:
+    if borough_is_built(database):
+        built = latest_build(database)
+        what = (
+            "a synthetic borough" if built is None else f"the synthetic borough {_describe(built)}"
+        )
+        console().print(
+            f"The database already holds {what}, so it is not rebuilt "
+            "(start from an empty database to build another)."
+        )
+        if built is not None and built.council_code != settings.council_code:
+            console().print(
+                f"It was built for {built.council_code}, not {settings.council_code}.",
+                style="yellow",
+            )
+        return
+    # Off a terminal the build reports progress as log lines: in Townhall's format on standard
+    # error, not structlog's default printer on standard output amid the summary.
+    configure_logging(settings)
+    try:
+        report = build_borough(
+            database, council_code=settings.council_code, size=size, seed=seed, show_progress=None
+        )
+    except UnknownCouncil as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--council'") from exc
+    except InvalidSeed as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--seed'") from exc
+    except DemoBuildRefused as exc:  # such as a database that already holds real records
+        fail(str(exc))
+    console().print(build_summary(report))
+
+
+def build_summary(report: BuildReport) -> Table:
+    """A table of the rows built per table, with the time taken and the rate."""
+    table = Table(
+        title=f"Synthetic borough {_describe(report)}",
+        caption=f"Built in {report.seconds:.1f} s, {report.rows_per_second:,.0f} rows/s",
+    )
+    table.add_column("Table")
+    table.add_column("Rows", justify="right")
+    for name, count in sorted(report.row_counts.items()):
+        table.add_row(name, f"{count:,}")
+    table.add_section()
+    table.add_row("Total", f"{sum(report.row_counts.values()):,}", style="bold")
+    return table
+
+
+def _describe(report: BuildReport) -> str:
+    return f"{report.council_code} ({report.size} size, seed {report.seed})"
