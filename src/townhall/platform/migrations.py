@@ -14,12 +14,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, inspect, text
 
 from townhall.platform.db import Base, Database
 
+VERSION_TABLE = "alembic_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 # Every module that declares tables. A new domain adds its models module here.
@@ -61,8 +61,13 @@ def head_revision() -> str:
 
 def current_revision(database: Database) -> str | None:
     """The revision the database is at, or None for an empty database."""
+    # Read Alembic's table directly: the readiness check asks on every poll, and configuring
+    # a MigrationContext each time would log two INFO lines per poll.
     with database.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        found = list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    return found[0] if len(found) == 1 else None
 
 
 def upgrade(database: Database, revision: str = "head") -> None:
