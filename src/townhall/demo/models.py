@@ -38,3 +38,6 @@ class PersonTruth(Base):
     source_system: Mapped[str] = mapped_column(String(32), primary_key=True)
     source_record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     person_key: Mapped[str] = mapped_column(String(16), index=True)
+    # Space-separated tags of how the record differs from the person (nickname, old_address,
+    # no_dob...), so linkage accuracy can be broken down by kind of disagreement.
+    variations: Mapped[str] = mapped_column(String(200), default="")

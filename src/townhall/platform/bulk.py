@@ -20,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 BATCH_SIZE = 50_000
@@ -29,7 +30,7 @@ def insert_rows(
     session: Session,
     table: Table,
     columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
+    rows: Iterable[tuple[Any, ...]],
     *,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
@@ -52,25 +53,32 @@ def insert_rows(
             f"COPY {dialect.identifier_preparer.format_table(table)} ({column_list}) FROM STDIN"
         )
         written = 0
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            for batch in _batches(rows, processors):
-                with cursor.copy(statement) as copy:
-                    for row in batch:
-                        copy.write_row(row)
-                written += len(batch)
-                if on_batch is not None:
-                    on_batch(len(batch))
+        try:
+            with driver.cursor() as cursor:  # type: ignore[union-attr]
+                for batch in _batches(rows, processors):
+                    with cursor.copy(statement) as copy:
+                        for row in batch:
+                            copy.write_row(row)
+                    written += len(batch)
+                    if on_batch is not None:
+                        on_batch(len(batch))
+        except dialect.loaded_dbapi.Error as exc:
+            # Raise what a Core insert would have raised (IntegrityError...), not psycopg's own.
+            raise DBAPIError.instance(
+                statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
         return written
 
     placeholders = ", ".join("?" for _ in columns)
     column_list = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
+    # Only identifiers are interpolated: names from the table's metadata, quoted by the dialect.
     statement = (
-        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608
         f"({column_list}) VALUES ({placeholders})"
     )
     written = 0
     for batch in _batches(rows, processors):
-        connection.exec_driver_sql(statement, batch)  # type: ignore[arg-type]
+        connection.exec_driver_sql(statement, batch)
         written += len(batch)
         if on_batch is not None:
             on_batch(len(batch))
@@ -78,8 +86,8 @@ def insert_rows(
 
 
 def _batches(
-    rows: Iterable[Sequence[Any]], processors: list[tuple[int, Callable[[Any], Any]]]
-) -> Iterator[list[Sequence[Any]]]:
+    rows: Iterable[tuple[Any, ...]], processors: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> Iterator[list[tuple[Any, ...]]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, BATCH_SIZE)):
         if processors:
@@ -88,9 +96,9 @@ def _batches(
 
 
 def _processed(
-    row: Sequence[Any], processors: list[tuple[int, Callable[[Any], Any]]]
-) -> Sequence[Any]:
+    row: tuple[Any, ...], processors: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
     values = list(row)
     for index, processor in processors:
         values[index] = processor(values[index])
-    return values
+    return tuple(values)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 21:36:24.927636
+Create Date: 2026-11-22 21:44:54.941788
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("source_system", sa.String(length=32), nullable=False),
         sa.Column("source_record_id", sa.String(length=64), nullable=False),
         sa.Column("person_key", sa.String(length=16), nullable=False),
+        sa.Column("variations", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint(
             "source_system", "source_record_id", name=op.f("pk_demo_person_truth")
         ),

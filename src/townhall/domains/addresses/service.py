@@ -1,0 +1,98 @@
+"""The addresses domain's service: the only code that writes the gazetteer tables.
+
+Other domains, the CLI and the demo reach streets, properties and addresses through these
+functions, never through the tables. Each function opens its own unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import func, select
+
+from townhall.domains.addresses.models import AddressRecord, Property, Street
+from townhall.domains.addresses.schemas import (
+    GazetteerCounts,
+    NewAddress,
+    NewProperty,
+    NewStreet,
+)
+from townhall.platform.bulk import insert_rows
+from townhall.platform.db import Base, Database
+
+
+def load_gazetteer(
+    database: Database,
+    *,
+    streets: Sequence[NewStreet],
+    properties: Sequence[NewProperty],
+    addresses: Sequence[NewAddress],
+    on_progress: Callable[[int], None] | None = None,
+) -> GazetteerCounts:
+    """Add streets, properties and addresses in one unit of work: all of them or none.
+
+    Properties may come in any order: parents are written before their children, because both
+    databases check the parent reference as each row is written. ``on_progress`` is called with
+    the number of rows written after each batch.
+    """
+    tables = Base.metadata.tables
+    with database.write() as session:
+        street_count = insert_rows(
+            session,
+            tables[Street.__tablename__],
+            NewStreet._fields,
+            streets,
+            on_batch=on_progress,
+        )
+        property_count = insert_rows(
+            session,
+            tables[Property.__tablename__],
+            NewProperty._fields,
+            _parents_first(properties),
+            on_batch=on_progress,
+        )
+        address_count = insert_rows(
+            session,
+            tables[AddressRecord.__tablename__],
+            NewAddress._fields,
+            addresses,
+            on_batch=on_progress,
+        )
+    return GazetteerCounts(street_count, property_count, address_count)
+
+
+def count_gazetteer(database: Database) -> GazetteerCounts:
+    """How many streets, properties and addresses the gazetteer holds."""
+    with database.read() as session:
+        streets = session.scalar(select(func.count()).select_from(Street)) or 0
+        properties = session.scalar(select(func.count()).select_from(Property)) or 0
+        addresses = session.scalar(select(func.count()).select_from(AddressRecord)) or 0
+    return GazetteerCounts(streets, properties, addresses)
+
+
+def count_properties(database: Database) -> int:
+    """How many properties (BLPUs) the gazetteer holds."""
+    with database.read() as session:
+        return session.scalar(select(func.count()).select_from(Property)) or 0
+
+
+def _parents_first(properties: Sequence[NewProperty]) -> list[NewProperty]:
+    """The properties ordered so that each comes after its parent (blocks before their flats).
+
+    A parent outside this load is taken to be in the gazetteer already.
+    """
+    parent_of = {item.uprn: item.parent_uprn for item in properties}
+    depth: dict[int, int] = {}
+    for item in properties:
+        chain: list[int] = []
+        uprn: int | None = item.uprn
+        while uprn is not None and uprn in parent_of and uprn not in depth:
+            if uprn in chain:
+                msg = f"property {uprn} is its own ancestor"
+                raise ValueError(msg)
+            chain.append(uprn)
+            uprn = parent_of[uprn]
+        known = depth.get(uprn, -1) if uprn is not None else -1
+        for offset, member in enumerate(reversed(chain), start=1):
+            depth[member] = known + offset
+    return sorted(properties, key=lambda item: depth[item.uprn])
