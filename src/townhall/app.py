@@ -43,7 +43,7 @@ Townhall serves a council's core records through one set of conventions.
 
 def create_app(settings: Settings) -> FastAPI:
     """Build a Townhall app for ``settings``."""
-    if settings.environment is Environment.PRODUCTION and settings.secret_key is None:
+    if settings.environment == Environment.PRODUCTION and settings.secret_key is None:
         msg = "TOWNHALL_SECRET_KEY must be set in production"
         raise RuntimeError(msg)
     configure_logging(settings)

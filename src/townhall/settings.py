@@ -9,14 +9,21 @@ from the field descriptions here, and a test fails when it is stale.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from townhall.councils import default_council_name
+
 GSS_CODE = re.compile(r"^[EWSN]\d{8}$")
+ENV_PREFIX = "TOWNHALL_"
+# Variables of the test harness (tests/conftest.py), not of an instance.
+TEST_HARNESS_PREFIX = "TOWNHALL_TEST_"
 
 
 class Environment(StrEnum):
@@ -38,7 +45,7 @@ class Settings(BaseSettings):
     """The settings of one Townhall instance."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TOWNHALL_",
+        env_prefix=ENV_PREFIX,
         extra="forbid",
         frozen=True,
         validate_default=True,
@@ -85,8 +92,11 @@ class Settings(BaseSettings):
         ),
     )
     council_name: str = Field(
-        default="London Borough of Hackney",
-        description="The council's name, shown in the portal header and page titles.",
+        default="",
+        description=(
+            "The council's name, shown in the portal header and page titles. When unset, the "
+            'ONS name of `TOWNHALL_COUNCIL_CODE` followed by "Council" ("Hackney Council").'
+        ),
     )
     log_level: str = Field(
         default="INFO",
@@ -129,6 +139,34 @@ class Settings(BaseSettings):
             msg = "must be a GSS code such as E09000012"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, data: Any) -> Any:
+        # A misspelt variable would otherwise be ignored silently and its default used.
+        known = {f"{ENV_PREFIX}{name.upper()}" for name in cls.model_fields}
+        unknown = sorted(
+            name
+            for name in os.environ
+            if name.startswith(ENV_PREFIX)
+            and not name.startswith(TEST_HARNESS_PREFIX)
+            and name not in known
+        )
+        if unknown:
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+            msg = f"unknown setting {', '.join(hints)}: see docs/reference/settings.md"
+            raise ValueError(msg)
+        return data
+
+    @model_validator(mode="after")
+    def _name_the_council(self) -> Settings:
+        if not self.council_name:
+            # Frozen model: set the derived default once, while it is being built.
+            object.__setattr__(self, "council_name", default_council_name(self.council_code))
+        return self
 
     @field_validator("log_level")
     @classmethod
