@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -127,7 +126,7 @@ def test_serve_answers_ready_on_a_migrated_database(
             stderr=subprocess.STDOUT,
         )
         try:
-            body = _wait_until_ready(f"http://127.0.0.1:{port}/health/ready", server, log)
+            ready = _wait_until_ready(f"http://127.0.0.1:{port}/health/ready", server, log)
         finally:
             server.terminate()
             try:
@@ -136,13 +135,15 @@ def test_serve_answers_ready_on_a_migrated_database(
                 server.kill()
                 server.wait()
 
+    body = ready.json()
     assert body["status"] == "ok"
     assert body["database"]["schema_revision"] == body["database"]["schema_head"]
+    assert "server" not in ready.headers  # the server software is not advertised
     shown = log.read_text(encoding="utf-8")
     assert f"at http://127.0.0.1:{port}/ ({workers} worker" in shown
 
 
-def _wait_until_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
+def _wait_until_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> httpx.Response:
     deadline = time.monotonic() + READY_WITHIN_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -153,7 +154,6 @@ def _wait_until_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> d
             time.sleep(0.2)
             continue
         if response.status_code == 200:
-            body: dict[str, Any] = response.json()
-            return body
+            return response
         time.sleep(0.2)
     pytest.fail(f"{url} was not ready within {READY_WITHIN_SECONDS}s:\n{log.read_text()}")

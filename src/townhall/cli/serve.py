@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -104,21 +104,24 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int) -> Non
     # Uvicorn's own logging config and access log are off: Townhall configured logging above and
     # writes an access line per request with the route template instead of the raw path.
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(app, **_uvicorn_options(host, port))
         return
     app.state.townhall.database.dispose()
     # Workers are fresh processes that read their settings from the environment, so whatever
     # this process was given (such as `demo --council`) is handed down that way.
     os.environ.update(settings_environment(settings))
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-    )
+    uvicorn.run(APP_FACTORY, factory=True, workers=workers, **_uvicorn_options(host, port))
+
+
+def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
+    # No `Server:` header: naming the server software only helps an attacker.
+    return {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+    }
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
