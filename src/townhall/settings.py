@@ -37,6 +37,7 @@ class Environment(StrEnum):
 class LogFormat(StrEnum):
     """How log lines are written."""
 
+    AUTO = "auto"
     JSON = "json"
     CONSOLE = "console"
 
@@ -103,8 +104,11 @@ class Settings(BaseSettings):
         description="Lowest level logged: DEBUG, INFO, WARNING, ERROR.",
     )
     log_format: LogFormat = Field(
-        default=LogFormat.JSON,
-        description="`json` (one object per line, for machines) or `console` (for people).",
+        default=LogFormat.AUTO,
+        description=(
+            "`json` (one object per line, for machines), `console` (for people), or `auto`: "
+            "console when the log goes to a terminal, JSON otherwise."
+        ),
     )
     request_id_header: str = Field(
         default="X-Request-ID",

@@ -81,3 +81,14 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
     )
     assert 'route="<unmatched>",status="404"' in text
     assert "/nope/123" not in text
+
+
+def test_auto_log_format_is_json_off_a_terminal(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(settings.model_copy(update={"log_format": "auto"}))
+    with TestClient(app) as client:
+        client.get("/health/live")
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines
+    assert all(json.loads(line)["event"] for line in lines)

