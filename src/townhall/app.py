@@ -24,6 +24,7 @@ from townhall.platform.http.pagination import CursorCodec
 from townhall.platform.http.problems import install_problem_handlers
 from townhall.platform.logging import configure_logging
 from townhall.platform.metrics import Metrics
+from townhall.platform.ratelimit import InProcessStore, RateLimiter
 from townhall.platform.secrets import instance_secret
 from townhall.portal.views import build_portal
 from townhall.settings import Environment, Settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
             else lambda: instance_secret(database, "cursor-signing")
         ),
         idempotency=IdempotencyStore(database, timedelta(hours=settings.idempotency_key_ttl_hours)),
+        rate_limiter=RateLimiter(InProcessStore()),
     )
 
     @asynccontextmanager

@@ -124,6 +124,21 @@ class Settings(BaseSettings):
         default=1_048_576,
         description="Largest request body an API accepts; larger ones are refused with a 413.",
     )
+    rate_limit_per_minute: Annotated[int, Field(ge=1)] = Field(
+        default=1200,
+        description=(
+            "Requests a consumer may make per minute unless its own limit is set "
+            "(a burst of this many, then a steady rate)."
+        ),
+    )
+    quota_per_day: Annotated[int, Field(ge=1)] = Field(
+        default=500_000,
+        description="Requests a consumer may make in any 24 hours unless its own quota is set.",
+    )
+    public_rate_limit_per_minute: Annotated[int, Field(ge=1)] = Field(
+        default=300,
+        description="Requests per minute from one client address to public rate-limited routes.",
+    )
     hsts_enabled: bool = Field(
         default=False,
         description=(

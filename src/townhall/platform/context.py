@@ -1,4 +1,4 @@
-"""The shared parts of one app (settings, database, metrics, cursors, idempotency store).
+"""The shared parts of one app: settings, database, metrics, cursors, idempotency, rate limits.
 
 ``create_app`` builds one ``AppContext`` and keeps it on ``app.state.townhall``; dependencies in
 ``platform/http/dependencies.py`` hand its parts to routes.
@@ -12,6 +12,7 @@ from townhall.platform.db import Database
 from townhall.platform.http.idempotency import IdempotencyStore
 from townhall.platform.http.pagination import CursorCodec
 from townhall.platform.metrics import Metrics
+from townhall.platform.ratelimit import RateLimiter
 from townhall.settings import Settings
 
 
@@ -24,3 +25,4 @@ class AppContext:
     metrics: Metrics
     cursors: CursorCodec
     idempotency: IdempotencyStore
+    rate_limiter: RateLimiter
