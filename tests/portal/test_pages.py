@@ -109,14 +109,7 @@ def test_home_shows_the_synthetic_boroughs_row_counts(
     assert re.search(r">person_records</code></th>\s*<td[^>]*numeric[^>]*>250</td>", text)
 
 
-@pytest.mark.parametrize("available", [True, False], ids=["no-build", "no-latest-build"])
-def test_home_says_when_there_is_no_synthetic_borough(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, available: bool
-) -> None:
-    if available:
-        monkeypatch.setattr(townhall.demo, "latest_build", lambda _db: None, raising=False)
-    else:
-        monkeypatch.delattr(townhall.demo, "latest_build", raising=False)
+def test_home_says_when_there_is_no_synthetic_borough(client: TestClient) -> None:
     text = client.get("/").text
     assert "No synthetic borough has been built in this database." in text
     assert "demo-row-counts" not in text
@@ -125,8 +118,6 @@ def test_home_says_when_there_is_no_synthetic_borough(
 def test_home_reads_the_latest_build_from_the_database(
     client: TestClient, database: Database
 ) -> None:
-    if not hasattr(townhall.demo, "latest_build"):
-        pytest.skip("townhall.demo.latest_build is not written yet")
     with database.write() as session:
         session.add(
             DemoBuild(

@@ -58,12 +58,8 @@ def latest_demo_summary(database: Database) -> DemoSummary | None:
     """The latest synthetic borough built into ``database``, or None if there is none."""
     # Imported when a page asks, not when the app is built: the generator behind it loads Faker
     # and the postcode tables, which an instance serving real data never needs.
-    import townhall.demo  # noqa: PLC0415
+    from townhall.demo import latest_build  # noqa: PLC0415
 
-    # Until the demo generator provides latest_build, the page says no borough is built.
-    latest_build = getattr(townhall.demo, "latest_build", None)
-    if latest_build is None:
-        return None
     build = latest_build(database)
     if build is None:
         return None
