@@ -26,6 +26,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MODEL_MODULES = (
     "townhall.platform.secrets",
     "townhall.platform.http.idempotency",
+    "townhall.platform.auth.models",
     "townhall.domains.addresses.models",
     "townhall.domains.people.models",
     "townhall.demo.models",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 21:44:54.941788
+Create Date: 2026-11-22 22:05:45.132742
 """
 
 from __future__ import annotations
@@ -77,6 +77,43 @@ def upgrade() -> None:
         sa.Column("end_date", sa.Date(), nullable=True),
         sa.Column("last_update_date", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("usrn", name=op.f("pk_address_streets")),
+    )
+    op.create_table(
+        "auth_changes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("target_type", sa.String(length=32), nullable=False),
+        sa.Column("target_id", sa.String(length=64), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_changes")),
+    )
+    with op.batch_alter_table("auth_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_auth_changes_target_type"), ["target_type", "target_id"], unique=False
+        )
+
+    op.create_table(
+        "auth_consumers",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("owning_team", sa.String(length=200), nullable=False),
+        sa.Column("contact_email", sa.String(length=254), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("rate_limit_per_minute", sa.Integer(), nullable=True),
+        sa.Column("quota_per_day", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('council_service', 'partner', 'public')",
+            name=op.f("ck_auth_consumers_kind_known"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_consumers")),
+        sa.UniqueConstraint("client_id", name=op.f("uq_auth_consumers_client_id")),
     )
     op.create_table(
         "demo_builds",
@@ -198,11 +235,64 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_address_lpis_uprn"), ["uprn"], unique=False)
         batch_op.create_index(batch_op.f("ix_address_lpis_usrn"), ["usrn"], unique=False)
 
+    op.create_table(
+        "auth_consumer_secrets",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("consumer_id", sa.String(length=32), nullable=False),
+        sa.Column("secret_hash", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"],
+            ["auth_consumers.id"],
+            name=op.f("fk_auth_consumer_secrets_consumer_id_auth_consumers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_consumer_secrets")),
+    )
+    with op.batch_alter_table("auth_consumer_secrets", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_auth_consumer_secrets_consumer_id"), ["consumer_id"], unique=False
+        )
+
+    op.create_table(
+        "auth_grants",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("consumer_id", sa.String(length=32), nullable=False),
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("environment", sa.String(length=20), nullable=False),
+        sa.Column("purpose", sa.String(length=500), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("approved_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_by", sa.String(length=100), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"],
+            ["auth_consumers.id"],
+            name=op.f("fk_auth_grants_consumer_id_auth_consumers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_grants")),
+    )
+    with op.batch_alter_table("auth_grants", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_auth_grants_consumer_id"), ["consumer_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("auth_grants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_auth_grants_consumer_id"))
+
+    op.drop_table("auth_grants")
+    with op.batch_alter_table("auth_consumer_secrets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_auth_consumer_secrets_consumer_id"))
+
+    op.drop_table("auth_consumer_secrets")
     with op.batch_alter_table("address_lpis", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_address_lpis_usrn"))
         batch_op.drop_index(batch_op.f("ix_address_lpis_uprn"))
@@ -225,6 +315,11 @@ def downgrade() -> None:
 
     op.drop_table("demo_person_truth")
     op.drop_table("demo_builds")
+    op.drop_table("auth_consumers")
+    with op.batch_alter_table("auth_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_auth_changes_target_type"))
+
+    op.drop_table("auth_changes")
     op.drop_table("address_streets")
     with op.batch_alter_table("address_properties", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_address_properties_postcode_locator"))
