@@ -1,6 +1,6 @@
-"""Access control: consumers and their credentials and grants, tokens, scopes, sign-in.
+"""Access control for Townhall's APIs: consumers, tokens, signing keys and route guards.
 
-Each module owns one part: ``models`` the tables of consumers, secrets, grants and the change
-log; ``consumers`` the service that manages them; ``changes`` the administrative change log;
-``scopes`` the registry of scopes a grant may name; ``admin_api`` the HTTP face of all that.
+``principal`` and ``dependencies`` are what routes use; ``keys``, ``tokens`` and ``access``
+(signing keys, the token endpoint, verification with its caches) are how it is done; consumers
+and their grants live in ``consumers``.
 """

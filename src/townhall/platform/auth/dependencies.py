@@ -1,0 +1,209 @@
+"""Route guards: ``require(scope)``, ``public(...)``, and the access marker every route carries.
+
+This module owns how a route says who may call it. Every route the app serves carries exactly
+one kind of access marker, and a contract test walks the app to fail on any route with none:
+
+* ``principal: Annotated[Principal, require("consumers:read")]``: a bearer token with that scope,
+  still granted to a consumer that is still enabled (401, 403, 429);
+* ``dependencies=[public()]`` / ``public(rate_limited=True)``: anyone, optionally limited per
+  client address (``TOWNHALL_PUBLIC_RATE_LIMIT_PER_MINUTE``) against brute force;
+* staff and resident sessions (the portal's sign-in) mark their own dependencies with
+  ``mark_access(...)`` and ``Access(kind="staff" | "resident", ...)``.
+
+The marker also carries the errors the guard can answer with, so the OpenAPI document declares
+401, 403 and 429 on every protected operation without each router repeating them.
+Verifying a token is ``townhall.platform.auth.access``'s work; this module only asks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+from fastapi import Depends, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from townhall.errors import Forbidden, TooManyRequests, TownhallError, Unauthenticated
+from townhall.platform.auth.principal import Principal
+from townhall.platform.ratelimit import RateLimitPolicy, client_address, enforce
+
+AccessKind = Literal["public", "scope", "staff", "resident"]
+ACCESS_ATTRIBUTE = "__townhall_access__"
+REALM = "townhall"
+
+_Call = TypeVar("_Call", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call a route: the kind of caller, what it needs, and what refusals look like.
+
+    ``requirement`` is the scope for ``scope`` access, the role for ``staff`` access, and None
+    otherwise. ``errors`` are the problems the guard can answer with (declared in OpenAPI).
+    """
+
+    kind: AccessKind
+    requirement: str | None = None
+    errors: tuple[type[TownhallError], ...] = ()
+    rate_limited: bool = False
+
+
+def mark_access(call: _Call, access: Access) -> _Call:
+    """Mark ``call`` (a dependency) as the access guard ``access`` of any route depending on it."""
+    setattr(call, ACCESS_ATTRIBUTE, access)
+    return call
+
+
+def access_of(call: object) -> Access | None:
+    """The access marker on a dependency callable, if it has one."""
+    found = getattr(call, ACCESS_ATTRIBUTE, None)
+    return found if isinstance(found, Access) else None
+
+
+def route_access(route: APIRoute) -> tuple[Access, ...]:
+    """Every access marker among ``route``'s dependencies, however deeply they are nested."""
+    return tuple(
+        access for dependant in _walk(route.dependant) if (access := access_of(dependant.call))
+    )
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _walk(sub)
+
+
+class TokenAuthority(Protocol):
+    """What ``require`` asks to turn a bearer token into a principal (``access.AccessControl``)."""
+
+    def authenticate(self, token: str, scope: str) -> Principal:
+        """The principal for ``token`` if it may use ``scope``; raises 401 or 403 otherwise."""
+        ...
+
+    def policies_for(self, principal: Principal) -> list[RateLimitPolicy]:
+        """The rate limit and quota that apply to ``principal``'s consumer."""
+        ...
+
+
+AUTHORITY_STATE = "townhall_token_authority"
+
+
+def token_authority(request: Request) -> TokenAuthority | None:
+    """The app's token authority (installed by ``create_app``)."""
+    authority: TokenAuthority | None = getattr(request.app.state, AUTHORITY_STATE, None)
+    return authority
+
+
+def bearer_challenge(
+    error: str | None = None, description: str | None = None, scope: str | None = None
+) -> str:
+    """An RFC 6750 ``WWW-Authenticate`` value; no error code when no token was sent (3.1)."""
+    parts = [f'realm="{REALM}"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append('error_description="{}"'.format(description.replace('"', "'")))
+    if scope:
+        parts.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def invalid_token(description: str) -> Unauthenticated:
+    """A 401 for a token that is missing its mark: malformed, forged, expired or revoked."""
+    return Unauthenticated(
+        f"The access token is not valid: {description}.",
+        headers={"WWW-Authenticate": bearer_challenge("invalid_token", description)},
+    )
+
+
+def insufficient_scope(scope: str, description: str) -> Forbidden:
+    """A 403 naming the scope the operation needs."""
+    return Forbidden(
+        description,
+        headers={
+            "WWW-Authenticate": bearer_challenge("insufficient_scope", description, scope=scope)
+        },
+        extensions={"required_scope": scope},
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token in ``Authorization: Bearer <token>``, or None when there is none."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise invalid_token("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def require(scope: str) -> Any:
+    """A dependency giving the verified ``Principal`` when the caller's token grants ``scope``.
+
+    Use as ``principal: Annotated[Principal, require("consumers:read")]``.
+    """
+
+    async def guard(request: Request, response: Response) -> Principal:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthenticated(
+                "This operation needs a bearer token: get one from /oauth/token.",
+                headers={"WWW-Authenticate": bearer_challenge(scope=scope)},
+            )
+        authority = token_authority(request)
+        if authority is None:
+            # Fail closed: an app without an authority accepts no token at all.
+            raise invalid_token("this instance does not verify tokens")
+        # Verification may read keys or grants from the database: keep it off the event loop.
+        principal = await run_in_threadpool(authority.authenticate, token, scope)
+        # Idempotency keys and logs belong to the consumer from here on.
+        request.scope.setdefault("state", {})["principal"] = principal.consumer_id
+        enforce(
+            request.app.state.townhall.rate_limiter,
+            response,
+            key=f"consumer:{principal.consumer_id}",
+            policies=authority.policies_for(principal),
+        )
+        return principal
+
+    guard.__name__ = f"require_{scope.replace(':', '_')}"
+    mark_access(
+        guard,
+        Access(
+            kind="scope", requirement=scope, errors=(Unauthenticated, Forbidden, TooManyRequests)
+        ),
+    )
+    return Depends(guard)
+
+
+def public(*, rate_limited: bool = False) -> Any:
+    """Mark a route as answering anyone; ``rate_limited`` limits each client address.
+
+    Use as ``dependencies=[public()]``. Health and metrics are public without a limit (load
+    balancers poll them); the token endpoint is limited, against guessing secrets.
+    """
+    if rate_limited:
+
+        def limit_address(request: Request, response: Response) -> None:
+            settings = request.app.state.townhall.settings
+            enforce(
+                request.app.state.townhall.rate_limiter,
+                response,
+                key=f"address:{client_address(request)}",
+                policies=[RateLimitPolicy("public", settings.public_rate_limit_per_minute, 60)],
+            )
+
+        mark_access(
+            limit_address, Access(kind="public", errors=(TooManyRequests,), rate_limited=True)
+        )
+        return Depends(limit_address)
+
+    def anyone() -> None:
+        """Nothing to check: the marker is the point."""
+
+    mark_access(anyone, Access(kind="public"))
+    return Depends(anyone)
