@@ -150,6 +150,68 @@ class Settings(BaseSettings):
         default=True,
         description="Serve the interactive API reference at `/api/docs`.",
     )
+    session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = Field(
+        default=30,
+        description=(
+            "Minutes a portal sign-in (staff or resident) lasts without use before the person "
+            "must sign in again."
+        ),
+    )
+    session_absolute_hours: Annotated[int, Field(ge=1, le=24 * 30)] = Field(
+        default=12,
+        description="Hours after signing in that a portal sign-in ends, however much it is used.",
+    )
+    staff_lockout_attempts: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5,
+        description=(
+            "Wrong passwords in a row that lock a staff account for "
+            "`TOWNHALL_STAFF_LOCKOUT_MINUTES`."
+        ),
+    )
+    staff_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = Field(
+        default=15,
+        description="How long a staff account stays locked after too many wrong passwords.",
+    )
+    sign_in_rate_limit_per_minute: Annotated[int, Field(ge=1)] = Field(
+        default=10,
+        description=(
+            "Sign-in attempts (passwords, email addresses and codes) one client address may "
+            "make per minute on the portal's sign-in pages."
+        ),
+    )
+    one_time_code_attempts: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=5,
+        description=(
+            "Wrong guesses allowed at one emailed sign-in code before it stops working and the "
+            "resident must ask for a new one."
+        ),
+    )
+    one_time_codes_per_hour: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5,
+        description=(
+            "Sign-in codes sent to one email address in any hour, from every client address "
+            "together (so nobody can flood a resident's inbox)."
+        ),
+    )
+    notify_api_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "GOV.UK Notify API key. When set, residents' sign-in codes are emailed through "
+            "Notify; when unset, outside production they are printed on the terminal for the "
+            "developer, and in production residents cannot sign in by email."
+        ),
+    )
+    notify_sign_in_template_id: str | None = Field(
+        default=None,
+        description=(
+            "Id of the Notify email template for sign-in codes; it must use the "
+            "personalisation field `((code))`. Needed when `TOWNHALL_NOTIFY_API_KEY` is set."
+        ),
+    )
+    notify_base_url: str = Field(
+        default="https://api.notifications.service.gov.uk",
+        description="Base URL of the GOV.UK Notify API.",
+    )
 
     @field_validator("council_code")
     @classmethod
@@ -185,6 +247,13 @@ class Settings(BaseSettings):
         if not self.council_name:
             # Frozen model: set the derived default once, while it is being built.
             object.__setattr__(self, "council_name", default_council_name(self.council_code))
+        return self
+
+    @model_validator(mode="after")
+    def _notify_has_its_template(self) -> Settings:
+        if self.notify_api_key is not None and not self.notify_sign_in_template_id:
+            msg = "TOWNHALL_NOTIFY_SIGN_IN_TEMPLATE_ID must be set when TOWNHALL_NOTIFY_API_KEY is"
+            raise ValueError(msg)
         return self
 
     @field_validator("log_level")

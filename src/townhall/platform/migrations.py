@@ -27,6 +27,7 @@ MODEL_MODULES = (
     "townhall.platform.secrets",
     "townhall.platform.http.idempotency",
     "townhall.platform.auth.models",
+    "townhall.platform.auth.sign_in_models",
     "townhall.domains.addresses.models",
     "townhall.domains.people.models",
     "townhall.demo.models",

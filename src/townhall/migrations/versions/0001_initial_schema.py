@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:05:45.132742
+Create Date: 2026-11-22 22:07:38.135392
 """
 
 from __future__ import annotations
@@ -114,6 +114,82 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_consumers")),
         sa.UniqueConstraint("client_id", name=op.f("uq_auth_consumers_client_id")),
+    )
+    op.create_table(
+        "auth_one_time_codes",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_one_time_codes")),
+    )
+    op.create_table(
+        "auth_resident_accounts",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resident_id", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_resident_accounts")),
+        sa.UniqueConstraint("email", name=op.f("uq_auth_resident_accounts_email")),
+    )
+    op.create_table(
+        "auth_sessions",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("account_id", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("csrf_secret", sa.String(length=64), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('staff', 'resident')", name=op.f("ck_auth_sessions_kind_known")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_sessions")),
+    )
+    with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_auth_sessions_kind"), ["kind", "account_id"], unique=False
+        )
+
+    op.create_table(
+        "auth_sign_in_attempts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("account_id", sa.String(length=32), nullable=True),
+        sa.Column("subject_key", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('staff', 'resident')", name=op.f("ck_auth_sign_in_attempts_kind_known")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_sign_in_attempts")),
+    )
+    with op.batch_alter_table("auth_sign_in_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_auth_sign_in_attempts_subject_key"),
+            ["subject_key", "attempted_at"],
+            unique=False,
+        )
+
+    op.create_table(
+        "auth_staff_accounts",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("display_name", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("failed_attempts", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_signed_in_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_staff_accounts")),
+        sa.UniqueConstraint("email", name=op.f("uq_auth_staff_accounts_email")),
     )
     op.create_table(
         "demo_builds",
@@ -315,6 +391,17 @@ def downgrade() -> None:
 
     op.drop_table("demo_person_truth")
     op.drop_table("demo_builds")
+    op.drop_table("auth_staff_accounts")
+    with op.batch_alter_table("auth_sign_in_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_auth_sign_in_attempts_subject_key"))
+
+    op.drop_table("auth_sign_in_attempts")
+    with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_auth_sessions_kind"))
+
+    op.drop_table("auth_sessions")
+    op.drop_table("auth_resident_accounts")
+    op.drop_table("auth_one_time_codes")
     op.drop_table("auth_consumers")
     with op.batch_alter_table("auth_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_auth_changes_target_type"))
