@@ -7,7 +7,7 @@ them. A secret is stored only as an argon2 hash; nothing here can give a secret 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +26,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from townhall.platform.db import Base
 
 CONSUMER_KINDS = ("council_service", "partner", "public")
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives back the naive UTC it was given)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Consumer(Base):

@@ -1,0 +1,51 @@
+"""The scopes a grant may name: ``domain:action``, each with what it allows.
+
+This module owns the registry. A domain that adds an API adds its scopes here, with a
+description a person approving a grant can understand; a grant naming any other scope is refused,
+so a typing mistake cannot leave a consumer with a grant that silently allows nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from townhall.errors import UnprocessableContent
+
+# Lower-case words joined by hyphens, a colon, then the action: "addresses:read".
+SCOPE_SYNTAX = r"^[a-z][a-z0-9-]{0,30}:[a-z][a-z0-9-]{0,30}$"
+_SCOPE_PATTERN = re.compile(SCOPE_SYNTAX)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One scope, and what a token carrying it may do."""
+
+    name: str
+    description: str
+
+
+KNOWN_SCOPES: tuple[Scope, ...] = (
+    Scope("consumers:read", "Read consumers, their grants and the log of changes to them."),
+    Scope(
+        "consumers:write",
+        "Register consumers, rotate their secrets, grant and revoke scopes, disable consumers.",
+    ),
+)
+
+
+def scope_names() -> frozenset[str]:
+    """The name of every known scope."""
+    return frozenset(scope.name for scope in KNOWN_SCOPES)
+
+
+def check_scope(scope: str) -> str:
+    """``scope`` if it is well formed and known; UnprocessableContent otherwise."""
+    if not _SCOPE_PATTERN.match(scope):
+        msg = f"{scope!r} is not a scope: scopes look like domain:action, such as addresses:read."
+        raise UnprocessableContent(msg)
+    if scope not in scope_names():
+        known = ", ".join(sorted(scope_names()))
+        msg = f"{scope!r} is not a scope this instance knows. Known scopes: {known}."
+        raise UnprocessableContent(msg)
+    return scope
