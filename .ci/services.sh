@@ -51,12 +51,40 @@ stop_postgres() {
   PG_PID=""
 }
 
+start_redis() {
+  apt_install redis-server
+  # No persistence: a test server keeps nothing on disk. Its only file is its log.
+  (cd "$SERVICES_DIR" && exec /usr/bin/redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
+    --save "" --appendonly no --dir "$SERVICES_DIR" --logfile "$SERVICES_DIR/redis.log") &
+  REDIS_PID=$!
+  for _ in $(seq 1 50); do
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
+    kill -0 "$REDIS_PID" 2>/dev/null || { cat "$SERVICES_DIR/redis.log"; return 1; }
+    sleep 0.1
+  done
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG \
+    || { echo "Redis did not answer on 127.0.0.1:$REDIS_PORT"; cat "$SERVICES_DIR/redis.log"; return 1; }
+  export TOWNHALL_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  echo "Redis $(/usr/bin/redis-server --version | awk '{print $3}' | cut -d= -f2) on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
+}
+
+stop_redis() {
+  if [ -n "${REDIS_PID:-}" ] && kill -0 "$REDIS_PID" 2>/dev/null; then
+    kill -TERM "$REDIS_PID"
+    for _ in $(seq 1 50); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$REDIS_PID" 2>/dev/null && kill -KILL "$REDIS_PID"
+    echo "Redis stopped (pid $REDIS_PID)"
+  fi
+  REDIS_PID=""
+}
+
 install_chromium() {
   apt_install chromium
   export TOWNHALL_TEST_CHROMIUM=/usr/bin/chromium
 }
 
 stop_services() {
+  stop_redis
   stop_postgres
   rm -rf "$SERVICES_DIR"
 }

@@ -24,7 +24,7 @@ from townhall.platform.http.pagination import CursorCodec
 from townhall.platform.http.problems import install_problem_handlers
 from townhall.platform.logging import configure_logging
 from townhall.platform.metrics import Metrics
-from townhall.platform.ratelimit import InProcessStore, RateLimiter
+from townhall.platform.ratelimit import InProcessStore, RateLimiter, RateLimitStore
 from townhall.platform.secrets import instance_secret
 from townhall.portal.views import build_portal
 from townhall.settings import Environment, Settings
@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         echo=settings.database_echo,
     )
     metrics = Metrics()
+    rate_limit_store = _rate_limit_store(settings)
     secret = settings.secret_key
     context = AppContext(
         settings=settings,
@@ -66,13 +67,17 @@ def create_app(settings: Settings) -> FastAPI:
             else lambda: instance_secret(database, "cursor-signing")
         ),
         idempotency=IdempotencyStore(database, timedelta(hours=settings.idempotency_key_ttl_hours)),
-        rate_limiter=RateLimiter(InProcessStore()),
+        rate_limiter=RateLimiter(rate_limit_store),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         database.dispose()
+        # A store that holds connections (Redis) lets them go with the app.
+        close = getattr(rate_limit_store, "close", None)
+        if close is not None:
+            close()
 
     app = FastAPI(
         title=f"Townhall API: {settings.council_name}",
@@ -99,6 +104,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts_enabled)
     return app
+
+
+def _rate_limit_store(settings: Settings) -> RateLimitStore:
+    """Counts in Redis when ``TOWNHALL_REDIS_URL`` is set, in this process otherwise."""
+    if settings.redis_url is None:
+        return InProcessStore()
+    try:
+        # Imported only here: the embedded default must run without the redis extra.
+        from townhall.platform.ratelimit_redis import RedisStore  # noqa: PLC0415
+    except ImportError as exc:
+        msg = "TOWNHALL_REDIS_URL needs the redis extra: pip install 'townhall[redis]'"
+        raise RuntimeError(msg) from exc
+    return RedisStore.from_url(settings.redis_url.get_secret_value())
 
 
 def create_app_from_environment() -> FastAPI:

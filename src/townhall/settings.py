@@ -24,6 +24,7 @@ GSS_CODE = re.compile(r"^[EWSN]\d{8}$")
 ENV_PREFIX = "TOWNHALL_"
 # Variables of the test harness (tests/conftest.py), not of an instance.
 TEST_HARNESS_PREFIX = "TOWNHALL_TEST_"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Environment(StrEnum):
@@ -138,6 +139,15 @@ class Settings(BaseSettings):
     public_rate_limit_per_minute: Annotated[int, Field(ge=1)] = Field(
         default=300,
         description="Requests per minute from one client address to public rate-limited routes.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Redis URL (`redis://host:6379/0`, `rediss://` for TLS) where rate limits and quotas "
+            "are counted, shared by every worker and machine (needs the `redis` extra). When "
+            "unset, each worker counts on its own. If Redis cannot be reached, workers count on "
+            "their own until it is back (docs/adr/0010-rate-limits-in-redis.md)."
+        ),
     )
     hsts_enabled: bool = Field(
         default=False,
@@ -255,6 +265,14 @@ class Settings(BaseSettings):
             msg = "TOWNHALL_NOTIFY_SIGN_IN_TEMPLATE_ID must be set when TOWNHALL_NOTIFY_API_KEY is"
             raise ValueError(msg)
         return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_redis(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(REDIS_SCHEMES):
+            msg = f"must be a Redis URL starting with {', '.join(REDIS_SCHEMES)}"
+            raise ValueError(msg)
+        return value
 
     @field_validator("log_level")
     @classmethod
