@@ -32,6 +32,7 @@ from townhall.platform.auth.grants import NewGrant, add_grant, in_force
 from townhall.platform.auth.models import (
     CONSUMER_KINDS,
     Consumer,
+    ConsumerKind,
     ConsumerSecret,
     Grant,
     aware,
@@ -86,7 +87,7 @@ class ConsumerRecord:
     name: str
     owning_team: str
     contact_email: str
-    kind: str
+    kind: ConsumerKind
     enabled: bool
     rate_limit_per_minute: int | None
     quota_per_day: int | None
@@ -101,13 +102,23 @@ class ConsumerRecord:
 
 
 @dataclass(frozen=True)
+class SecretRecord:
+    """A client secret's record: when it was made and when it stops working; never the secret."""
+
+    id: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class IssuedSecret:
     """A client secret just made: the only time it can be read."""
 
+    record: SecretRecord
     consumer_id: str
     client_id: str
     client_secret: str
-    # When the secrets it replaces stop working (None for a consumer's first secret).
+    # When the secrets it replaces stop working (None when there were none in force).
     previous_expire_at: datetime | None
 
 
@@ -125,7 +136,7 @@ def create_consumer(
     name: str,
     owning_team: str,
     contact_email: str,
-    kind: str,
+    kind: ConsumerKind,
     actor: str,
     rate_limit_per_minute: int | None = None,
     quota_per_day: int | None = None,
@@ -184,7 +195,7 @@ def list_consumers(
     database: Database,
     page: PageRequest,
     *,
-    kind: str | None = None,
+    kind: ConsumerKind | None = None,
     enabled: bool | None = None,
     q: str | None = None,
 ) -> Page[ConsumerRecord]:
@@ -312,11 +323,38 @@ def rotate_secret(
         )
         session.flush()
         return IssuedSecret(
+            record=_secret_record(row),
             consumer_id=consumer_id,
             client_id=consumer.client_id,
             client_secret=secret,
             previous_expire_at=ends if current else None,
         )
+
+
+def list_secrets(database: Database, consumer_id: str, page: PageRequest) -> Page[SecretRecord]:
+    """One page of the records of a consumer's secrets, oldest first, expired ones included."""
+    statement = select(ConsumerSecret).where(ConsumerSecret.consumer_id == consumer_id)
+    with database.read() as session:
+        if session.get(Consumer, consumer_id) is None:
+            raise NotFound(f"There is no consumer {consumer_id}.")
+        found = keyset_page(
+            session,
+            statement,
+            [ConsumerSecret.created_at.expression, ConsumerSecret.id.expression],
+            page,
+            lambda row: [row[0].created_at, row[0].id],
+        )
+        items = [_secret_record(row[0]) for row in found.items]
+    return Page(items=items, next_position=found.next_position)
+
+
+def get_secret(database: Database, consumer_id: str, secret_id: str) -> SecretRecord:
+    """The record of one of a consumer's secrets; NotFound when it has none with that id."""
+    with database.read() as session:
+        row = session.get(ConsumerSecret, secret_id)
+        if row is None or row.consumer_id != consumer_id:
+            raise NotFound(f"{consumer_id} has no secret {secret_id}.")
+        return _secret_record(row)
 
 
 def verify_client_secret(
@@ -420,6 +458,14 @@ def _secret_row(consumer_id: str, secret: str, now: datetime) -> ConsumerSecret:
         secret_hash=hash_secret(secret),
         created_at=now,
         expires_at=None,
+    )
+
+
+def _secret_record(row: ConsumerSecret) -> SecretRecord:
+    return SecretRecord(
+        id=row.id,
+        created_at=aware(row.created_at),
+        expires_at=aware(row.expires_at) if row.expires_at else None,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import get_args
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
@@ -17,12 +18,11 @@ from sqlalchemy.orm import Session
 from townhall.errors import Conflict, NotFound, UnprocessableContent
 from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.credentials import new_id
-from townhall.platform.auth.models import Consumer, Grant, aware
+from townhall.platform.auth.models import Consumer, EnvironmentName, Grant, aware
 from townhall.platform.auth.scopes import check_scope
 from townhall.platform.db import Database
 from townhall.platform.http.concurrency import Precondition
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
-from townhall.settings import Environment
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class NewGrant:
 
     scope: str
     purpose: str
-    environment: str
+    environment: EnvironmentName
     expires_at: datetime | None = None
 
 
@@ -42,7 +42,7 @@ class GrantRecord:
     id: str
     consumer_id: str
     scope: str
-    environment: str
+    environment: EnvironmentName
     purpose: str
     expires_at: datetime | None
     approved_by: str
@@ -68,7 +68,7 @@ def add_grant(session: Session, consumer_id: str, new: NewGrant, *, approved_by:
     """Grant ``new`` to a consumer within the caller's write unit of work."""
     now = datetime.now(UTC)
     scope = check_scope(new.scope)
-    if new.environment not in {environment.value for environment in Environment}:
+    if new.environment not in get_args(EnvironmentName):
         msg = f"{new.environment!r} is not an environment: use development, test or production."
         raise UnprocessableContent(msg)
     if not new.purpose.strip():

@@ -8,7 +8,7 @@ them. A secret is stored only as an argon2 hash; nothing here can give a secret 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     JSON,
@@ -25,7 +25,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from townhall.platform.db import Base
 
-CONSUMER_KINDS = ("council_service", "partner", "public")
+ConsumerKind = Literal["council_service", "partner", "public"]
+CONSUMER_KINDS: tuple[str, ...] = get_args(ConsumerKind)
+# The instance environments a grant may be for (TOWNHALL_ENVIRONMENT's values).
+EnvironmentName = Literal["development", "test", "production"]
 
 
 def aware(moment: datetime) -> datetime:
@@ -43,7 +46,7 @@ class Consumer(Base):
     name: Mapped[str] = mapped_column(String(200))
     owning_team: Mapped[str] = mapped_column(String(200))
     contact_email: Mapped[str] = mapped_column(String(254))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[ConsumerKind] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(Boolean)
     # None: the instance's TOWNHALL_RATE_LIMIT_PER_MINUTE and TOWNHALL_QUOTA_PER_DAY apply.
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
@@ -83,7 +86,7 @@ class Grant(Base):
         ForeignKey("auth_consumers.id", ondelete="CASCADE"), index=True
     )
     scope: Mapped[str] = mapped_column(String(64))
-    environment: Mapped[str] = mapped_column(String(20))
+    environment: Mapped[EnvironmentName] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(500))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     approved_by: Mapped[str] = mapped_column(String(100))
