@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:07:38.135392
+Create Date: 2026-11-22 22:10:54.067601
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("owning_team", sa.String(length=200), nullable=False),
-        sa.Column("contact_email", sa.String(length=254), nullable=False),
+        sa.Column("owning_team", sa.String(length=200), nullable=True),
+        sa.Column("contact_email", sa.String(length=254), nullable=True),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("rate_limit_per_minute", sa.Integer(), nullable=True),
@@ -174,6 +174,24 @@ def upgrade() -> None:
             batch_op.f("ix_auth_sign_in_attempts_subject_key"),
             ["subject_key", "attempted_at"],
             unique=False,
+        )
+
+    op.create_table(
+        "auth_signing_keys",
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("algorithm", sa.String(length=16), nullable=False),
+        sa.Column("public_jwk", sa.JSON(), nullable=False),
+        sa.Column("private_key_encrypted", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retire_after", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("longest_ttl_seconds", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("kid", name=op.f("pk_auth_signing_keys")),
+    )
+    with op.batch_alter_table("auth_signing_keys", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_auth_signing_keys_activated_at"), ["activated_at"], unique=False
         )
 
     op.create_table(
@@ -392,6 +410,10 @@ def downgrade() -> None:
     op.drop_table("demo_person_truth")
     op.drop_table("demo_builds")
     op.drop_table("auth_staff_accounts")
+    with op.batch_alter_table("auth_signing_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_auth_signing_keys_activated_at"))
+
+    op.drop_table("auth_signing_keys")
     with op.batch_alter_table("auth_sign_in_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_auth_sign_in_attempts_subject_key"))
 

@@ -85,8 +85,8 @@ class ConsumerRecord:
     id: str
     client_id: str
     name: str
-    owning_team: str
-    contact_email: str
+    owning_team: str | None
+    contact_email: str | None
     kind: ConsumerKind
     enabled: bool
     rate_limit_per_minute: int | None
@@ -134,24 +134,26 @@ def create_consumer(
     database: Database,
     *,
     name: str,
-    owning_team: str,
-    contact_email: str,
     kind: ConsumerKind,
     actor: str,
+    owning_team: str | None = None,
+    contact_email: str | None = None,
     rate_limit_per_minute: int | None = None,
     quota_per_day: int | None = None,
     grants: Sequence[NewGrant] = (),
 ) -> RegisteredConsumer:
     """Register a consumer with a client id, a first secret and ``grants``, all or nothing."""
-    _check_fields({"name": name, "owning_team": owning_team, "kind": kind})
+    _check_fields(
+        {"name": name, "owning_team": owning_team, "contact_email": contact_email, "kind": kind}
+    )
     now = datetime.now(UTC)
     secret = new_secret()
     consumer = Consumer(
         id=new_id("con"),
         client_id=new_client_id(),
         name=name.strip(),
-        owning_team=owning_team.strip(),
-        contact_email=contact_email.strip(),
+        owning_team=owning_team.strip() if owning_team else None,
+        contact_email=contact_email.strip() if contact_email else None,
         kind=kind,
         enabled=True,
         rate_limit_per_minute=rate_limit_per_minute,
@@ -429,9 +431,12 @@ def _access(session: Session, consumer: Consumer, environment: str, now: datetim
 
 def _check_fields(values: Mapping[str, Any]) -> None:
     """Rules a consumer's fields keep however they are set (API, CLI or another service)."""
+    if "name" in values and values["name"] is None:
+        raise UnprocessableContent("A consumer must have a name.")
     for name in ("name", "owning_team", "contact_email"):
-        if name in values and not (isinstance(values[name], str) and values[name].strip()):
-            msg = f"A consumer's {name.replace('_', ' ')} cannot be empty."
+        value = values.get(name)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            msg = f"A consumer's {name.replace('_', ' ')} cannot be blank."
             raise UnprocessableContent(msg)
     if "enabled" in values and not isinstance(values["enabled"], bool):
         raise UnprocessableContent("enabled is true or false.")

@@ -44,8 +44,9 @@ class Consumer(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    owning_team: Mapped[str] = mapped_column(String(200))
-    contact_email: Mapped[str] = mapped_column(String(254))
+    # Who answers for the consumer; either may be unknown when it is registered in a hurry.
+    owning_team: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
     kind: Mapped[ConsumerKind] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(Boolean)
     # None: the instance's TOWNHALL_RATE_LIMIT_PER_MINUTE and TOWNHALL_QUOTA_PER_DAY apply.

@@ -54,8 +54,12 @@ class ConsumerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(examples=["Parking permits service"])
-    owning_team: Name = Field(examples=["Parking"])
-    contact_email: Email
+    owning_team: Name | None = Field(
+        default=None, description="The team that answers for the consumer.", examples=["Parking"]
+    )
+    contact_email: Email | None = Field(
+        default=None, description="A mailbox of that team, for notices about access."
+    )
     kind: ConsumerKind = Field(
         default="council_service",
         description="`council_service`, `partner` (another organisation) or `public` (an app).",
@@ -68,14 +72,14 @@ class ConsumerCreate(BaseModel):
     )
 
 
-_NOT_NULLABLE = ("name", "owning_team", "contact_email", "enabled")
+_NOT_NULLABLE = ("name", "enabled")
 
 
 class ConsumerUpdate(BaseModel):
     """A JSON Merge Patch of a consumer: only the properties sent change.
 
-    `name`, `owning_team`, `contact_email` and `enabled` cannot be null; a null limit returns the
-    consumer to the instance's limit. Disabling a consumer stops its secrets and tokens working.
+    `name` and `enabled` cannot be null; a null limit returns the consumer to the instance's
+    limit. Disabling a consumer stops its secrets and tokens working.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -111,8 +115,8 @@ class ConsumerPublic(BaseModel):
         examples=["thcid_6b0cc9881f163757e7d24e14"],
     )
     name: str
-    owning_team: str
-    contact_email: str
+    owning_team: str | None
+    contact_email: str | None
     kind: ConsumerKind
     enabled: bool
     rate_limit_per_minute: int | None
