@@ -1,9 +1,9 @@
 """The ``townhall`` command: typer app and entry point.
 
 This package owns the command line. Each command group lives in its own module (``serve``,
-``demo``, ``db``, ``docs``); this module only assembles them. Commands build settings, databases
-and apps when they run, never at import, and report errors as one red line with a non-zero exit
-code; ``docs/reference/cli.md`` is generated from their ``--help``.
+``demo``, ``db``, ``consumers``, ``docs``); this module only assembles them. Commands build
+settings, databases and apps when they run, never at import, and report errors as one red line
+with a non-zero exit code; ``docs/reference/cli.md`` is generated from their ``--help``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import typer
 from townhall import __version__
 
 # Modules, not their functions: `townhall.cli.serve` must stay the module, for tests to patch.
-from townhall.cli import db, demo, docs, serve
+from townhall.cli import consumers, db, demo, docs, serve
 
 app = typer.Typer(
     name="townhall",
@@ -29,6 +29,7 @@ app = typer.Typer(
 app.command()(serve.serve)
 app.command()(demo.demo)
 app.add_typer(db.db_app)
+app.add_typer(consumers.consumers_app)
 app.add_typer(docs.docs_app)
 
 
