@@ -14,6 +14,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from townhall import __version__
+from townhall.platform.auth.install import describe_access, install_access_control
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
 from townhall.platform.health import build_health_router
@@ -94,9 +95,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.townhall = context
     install_problem_handlers(app)
-    install_openapi(app, description=API_DESCRIPTION)
+    install_openapi(app, description=API_DESCRIPTION, shapers=[describe_access])
 
     app.include_router(build_health_router(database, metrics))
+    # The token endpoint, the key set, and the verifier every require(scope) asks.
+    install_access_control(app, context)
     build_portal(app, context)
 
     # Added innermost first. The request context answers unexpected exceptions itself, so the

@@ -140,6 +140,21 @@ class Settings(BaseSettings):
         default=300,
         description="Requests per minute from one client address to public rate-limited routes.",
     )
+    token_ttl_seconds: Annotated[int, Field(ge=60, le=86_400)] = Field(
+        default=900,
+        description=(
+            "Seconds an access token from `/oauth/token` is valid (at most a day; a token never "
+            "outlives the grants it carries)."
+        ),
+    )
+    access_cache_seconds: Annotated[float, Field(ge=0, le=300)] = Field(
+        default=5,
+        description=(
+            "Seconds each worker keeps what it read of a consumer's grants and status. Disabling "
+            "a consumer or revoking a grant takes effect within this time; 0 reads them on every "
+            "request."
+        ),
+    )
     redis_url: SecretStr | None = Field(
         default=None,
         description=(

@@ -19,11 +19,15 @@ from pydantic import BaseModel
 
 from tests.platform.http.notes_api import drop_tables, mount_notes
 from townhall.app import create_app
+from townhall.platform.auth.dependencies import require
+from townhall.platform.auth.principal import Principal
 from townhall.platform.db import Database
+from townhall.platform.http.openapi import STANDARD_ERROR_MARKER
 from townhall.platform.http.routing import api_router
 from townhall.settings import Settings
 
 PROBLEM_REF = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+OAUTH_ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthProblem"}}}
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 KEBAB_SEGMENT = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 OPERATION_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
@@ -45,16 +49,23 @@ def undeclared_errors(document: dict[str, Any]) -> list[str]:
     for path, method, operation in operations(document):
         responses = operation["responses"]
         has_inputs = bool(operation.get("parameters")) or "requestBody" in operation
-        if has_inputs and "422" not in responses:
+        # RFC 6749 answers bad input to the token endpoint with 400 invalid_request, not 422.
+        follows_oauth = any(STANDARD_ERROR_MARKER in r for r in responses.values())
+        if has_inputs and "422" not in responses and not follows_oauth:
             found.append(f"{method.upper()} {path}: has inputs but declares no 422")
         if "{" in path and "404" not in responses:
             found.append(f"{method.upper()} {path}: has a path id but declares no 404")
         headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
         if "If-Match" in headers and not {"412", "428"} <= set(responses):
             found.append(f"{method.upper()} {path}: takes If-Match but lacks 412 or 428")
+        if operation.get("security") and not {"401", "403", "429"} <= set(responses):
+            found.append(f"{method.upper()} {path}: needs a token but lacks 401, 403 or 429")
         for status, response in responses.items():
-            if status[0] in "45" and response.get("content") != PROBLEM_REF:
-                found.append(f"{method.upper()} {path}: {status} is not a problem+json Problem")
+            if status[0] not in "45" or response.get("content") == PROBLEM_REF:
+                continue
+            if STANDARD_ERROR_MARKER in response and response.get("content") == OAUTH_ERROR_REF:
+                continue  # the one exception: docs/adr/0013-oauth-token-errors.md
+            found.append(f"{method.upper()} {path}: {status} is not a problem+json Problem")
     return found
 
 
@@ -149,3 +160,32 @@ def test_the_checks_find_a_router_that_breaks_the_rules(settings: Settings) -> N
     assert any("'Things' is not kebab-case" in v for v in misnamed(document))
     assert any("firstName" in v for v in misnamed(document))
     assert any("accepts unknown properties" in v for v in open_request_bodies(document))
+
+
+def test_the_check_finds_a_protected_operation_missing_its_refusals(settings: Settings) -> None:
+    router = api_router("/things", tag="things")
+
+    @router.get("")
+    def list_things(_principal: Annotated[Principal, require("consumers:read")]) -> list[str]:
+        return []
+
+    app: FastAPI = create_app(settings)
+    app.include_router(router)
+    document = app.openapi()
+    operation = document["paths"]["/api/v1/things"]["get"]
+    assert operation["security"] == [{"oauth2": ["consumers:read"]}]
+    assert undeclared_errors(document) == []
+    del operation["responses"]["403"]
+    assert "GET /api/v1/things: needs a token but lacks 401, 403 or 429" in (
+        undeclared_errors(document)
+    )
+
+
+def test_only_the_token_endpoint_answers_errors_in_another_format(settings: Settings) -> None:
+    document = create_app(settings).openapi()
+    marked = [
+        f"{method.upper()} {path}"
+        for path, method, operation in operations(document)
+        if any(STANDARD_ERROR_MARKER in r for r in operation["responses"].values())
+    ]
+    assert marked == ["POST /oauth/token"]

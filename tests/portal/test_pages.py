@@ -18,6 +18,7 @@ import townhall.demo
 from townhall.app import create_app
 from townhall.demo.models import DemoBuild
 from townhall.errors import TownhallError
+from townhall.platform.auth.dependencies import route_access
 from townhall.platform.db import Database
 from townhall.settings import Settings
 
@@ -168,7 +169,7 @@ def test_portal_pages_are_public_and_not_in_the_openapi_document(app: FastAPI) -
         "/favicon.ico",
     }
     for route in portal:
-        assert getattr(route, "openapi_extra", None) == {"x-townhall-public": True}
+        assert [access.kind for access in route_access(route)] == ["public"]
         assert getattr(route, "include_in_schema", True) is False
     paths = app.openapi()["paths"]
     assert not [

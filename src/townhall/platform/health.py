@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from townhall.errors import ServiceUnavailable
+from townhall.platform.auth.dependencies import public
 from townhall.platform.db import Database
 from townhall.platform.http.problems import error_responses
 from townhall.platform.metrics import METRICS_CONTENT_TYPE, Metrics
@@ -46,7 +47,8 @@ class Readiness(BaseModel):
 
 def build_health_router(database: Database, metrics: Metrics) -> APIRouter:
     """Routes ``/health/live``, ``/health/ready`` and ``/metrics``."""
-    router = APIRouter(tags=["health"])
+    # Public and never rate limited: load balancers and Prometheus poll these all day.
+    router = APIRouter(tags=["health"], dependencies=[public()])
 
     @router.get("/health/live", summary="Is the process up?")
     def live() -> Liveness:

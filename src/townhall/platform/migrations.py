@@ -28,6 +28,7 @@ MODEL_MODULES = (
     "townhall.platform.http.idempotency",
     "townhall.platform.auth.models",
     "townhall.platform.auth.sign_in_models",
+    "townhall.platform.auth.keys",
     "townhall.domains.addresses.models",
     "townhall.domains.people.models",
     "townhall.demo.models",

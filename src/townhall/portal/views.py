@@ -3,7 +3,7 @@
 This module owns the portal's routes. Views are thin: they gather what a page shows from the
 services and the settings, then render a template; the rules live in the services and the look in
 the templates. Every page is HTML for people, so none appears in the OpenAPI document, and every
-page here is public (``PUBLIC``): none shows anything a token would protect.
+page here is public (``public()``): none shows anything a token would protect.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.routing import Mount
 from fastapi.staticfiles import StaticFiles
 
 from townhall import __version__
 from townhall.errors import NotFound, TownhallError, ValidationFailed
+from townhall.platform.auth.dependencies import mark_public, public
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
 from townhall.platform.logging import get_logger
@@ -34,10 +36,6 @@ from townhall.portal.templating import (
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 FAVICON = "portal/favicon.svg"
-
-# Marks a route that answers without a token, so access control (and the test that every route
-# is protected unless public) can tell a public page from a forgotten check.
-PUBLIC: dict[str, Any] = {"x-townhall-public": True}
 
 DIALECT_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
@@ -107,7 +105,7 @@ def _build_router(context: AppContext) -> APIRouter:
     templates = build_templates(settings)
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
-    @router.get("/", name="portal_home", openapi_extra=PUBLIC)
+    @router.get("/", name="portal_home", dependencies=[public()])
     def home(request: Request) -> HTMLResponse:
         """What this instance is, what it holds, and where its APIs are documented."""
         database = context.database
@@ -124,7 +122,7 @@ def _build_router(context: AppContext) -> APIRouter:
             },
         )
 
-    @router.get("/problems", name="portal_problem_types", openapi_extra=PUBLIC)
+    @router.get("/problems", name="portal_problem_types", dependencies=[public()])
     def problem_type_list(request: Request) -> HTMLResponse:
         """Every problem type a Townhall API can answer with."""
         return templates.TemplateResponse(
@@ -133,7 +131,7 @@ def _build_router(context: AppContext) -> APIRouter:
             {"problems": problem_types()},
         )
 
-    @router.get("/problems/{slug}", name="portal_problem_type", openapi_extra=PUBLIC)
+    @router.get("/problems/{slug}", name="portal_problem_type", dependencies=[public()])
     def problem_type(request: Request, slug: str) -> HTMLResponse:
         """The page a problem's ``type`` URI points at."""
         found = {problem.slug: problem for problem in problem_types()}.get(slug)
@@ -150,14 +148,14 @@ def _build_router(context: AppContext) -> APIRouter:
             },
         )
 
-    @router.get("/favicon.ico", name="portal_favicon", openapi_extra=PUBLIC)
+    @router.get("/favicon.ico", name="portal_favicon", dependencies=[public()])
     def favicon() -> FileResponse:
         """The icon browsers ask for on pages that name none, such as JSON opened in a tab."""
         return FileResponse(STATIC_DIRECTORY / FAVICON, media_type="image/svg+xml")
 
     if settings.api_docs_enabled:
 
-        @router.get("/api/docs", name="portal_api_reference", openapi_extra=PUBLIC)
+        @router.get("/api/docs", name="portal_api_reference", dependencies=[public()])
         def api_reference(request: Request) -> HTMLResponse:
             """The interactive API reference: Swagger UI on the OpenAPI document."""
             swagger = static_url(SWAGGER_UI)
@@ -181,5 +179,7 @@ def build_portal(app: FastAPI, context: AppContext) -> None:
             directory=str(STATIC_DIRECTORY / "vendor"),
             fix="run `make install` to copy GOV.UK Frontend and htmx from node_modules",
         )
-    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIRECTORY), name="static")
+    assets = Mount(STATIC_PATH, app=StaticFiles(directory=STATIC_DIRECTORY), name="static")
+    mark_public(assets)
+    app.router.routes.append(assets)
     app.include_router(_build_router(context))

@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from fastapi import Depends, Request, Response
+import fastapi.routing
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from townhall.errors import Forbidden, TooManyRequests, TownhallError, Unauthenticated
@@ -57,17 +57,42 @@ def mark_access(call: _Call, access: Access) -> _Call:
     return call
 
 
+def mark_public(route: object) -> None:
+    """Mark a route that takes no dependencies (a static mount, the OpenAPI document) public."""
+    setattr(route, ACCESS_ATTRIBUTE, Access(kind="public"))
+
+
 def access_of(call: object) -> Access | None:
     """The access marker on a dependency callable, if it has one."""
     found = getattr(call, ACCESS_ATTRIBUTE, None)
     return found if isinstance(found, Access) else None
 
 
-def route_access(route: APIRoute) -> tuple[Access, ...]:
-    """Every access marker among ``route``'s dependencies, however deeply they are nested."""
-    return tuple(
-        access for dependant in _walk(route.dependant) if (access := access_of(dependant.call))
-    )
+def every_route(app: FastAPI) -> Iterator[Any]:
+    """Every route ``app`` answers, as it answers it: included routers' routes one by one.
+
+    Newer FastAPI keeps an included router whole and gives each of its routes the prefix and
+    dependencies of the inclusion only when asked (``iter_route_contexts``); older ones copied
+    the routes into the app. Either way, what is yielded has the route's effective ``path``,
+    ``methods`` and ``dependant``.
+    """
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if contexts is None:  # pragma: no cover - FastAPI before included routers were kept whole
+        yield from app.routes
+        return
+    yield from contexts(app.routes)
+
+
+def route_access(route: object) -> tuple[Access, ...]:
+    """Every access marker of ``route``: on it, or among its dependencies, however nested."""
+    own = access_of(route)
+    found = [own] if own is not None else []
+    dependant = getattr(route, "dependant", None)
+    if isinstance(dependant, Dependant):
+        found.extend(
+            access for sub in _walk(dependant) if (access := access_of(sub.call)) is not None
+        )
+    return tuple(found)
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:

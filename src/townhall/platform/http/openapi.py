@@ -7,6 +7,7 @@ only as ``application/problem+json`` with the shared ``Problem`` schema (FastAPI
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +17,11 @@ from fastapi.routing import APIRoute
 from townhall.platform.http.problems import PROBLEM_JSON, Problem, ProblemFieldError
 
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+# On a route's error response: another standard dictates this body (the value names it), so it
+# keeps its own schema instead of the Problem one. Only the OAuth token endpoint uses it.
+STANDARD_ERROR_MARKER = "x-townhall-error-standard"
+
+DocumentShaper = Callable[[FastAPI, dict[str, Any]], None]
 
 
 def operation_id(route: APIRoute) -> str:
@@ -24,8 +30,14 @@ def operation_id(route: APIRoute) -> str:
     return f"{tag.replace('-', '_')}_{route.name}"
 
 
-def install_openapi(app: FastAPI, *, description: str) -> None:
-    """Replace ``app.openapi`` with a generator that applies Townhall's conventions once."""
+def install_openapi(
+    app: FastAPI, *, description: str, shapers: Sequence[DocumentShaper] = ()
+) -> None:
+    """Replace ``app.openapi`` with a generator that applies Townhall's conventions once.
+
+    ``shapers`` add what other parts of the platform know about the routes (access control
+    adds its security scheme and each protected operation's 401, 403 and 429).
+    """
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -39,6 +51,8 @@ def install_openapi(app: FastAPI, *, description: str) -> None:
             tags=app.openapi_tags,
             license_info={"name": "MIT", "identifier": "MIT"},
         )
+        for shape in shapers:
+            shape(app, document)
         _shape_error_responses(document)
         app.openapi_schema = document
         return document
@@ -71,7 +85,7 @@ def _shape_error_responses(document: dict[str, Any]) -> None:
                     # required to callers.
                     parameter["required"] = True
             for status, response in operation["responses"].items():
-                if str(status).startswith(("4", "5")):
+                if str(status).startswith(("4", "5")) and STANDARD_ERROR_MARKER not in response:
                     response["content"] = problem_content
                     if status == "422":
                         response["description"] = (

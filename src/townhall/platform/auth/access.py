@@ -1,0 +1,155 @@
+"""Token verification for every protected request, with the two caches that keep it cheap.
+
+This module owns ``AccessControl``: given a bearer token and the scope a route needs, it answers
+with a ``Principal`` or refuses (401 ``invalid_token``, 403 ``insufficient_scope``). It keeps
+two per-process caches (docs/adr/0012-revocation-cache.md):
+
+* the **verification keys**, by ``kid``: read again when a token names a key not yet known (at
+  most once a second, so tokens with made-up key ids cannot make every request read the
+  database) and every ``KEY_REFRESH_SECONDS`` (so a key retired at once reaches every worker);
+* each consumer's **current access** (enabled, grants in force, rate limits), kept for
+  ``TOWNHALL_ACCESS_CACHE_SECONDS``: disabling a consumer or revoking a grant takes effect within
+  that time, and a busy consumer costs one database read per worker per interval, not per call.
+
+A token is accepted only while all hold: its signature verifies with a key that is not retired,
+it is for this instance and within its lifetime, its consumer is enabled, and the scope is both
+in the token and still granted to the consumer in this environment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from townhall.platform.auth.consumers import ClientAccess, consumer_access
+from townhall.platform.auth.dependencies import insufficient_scope, invalid_token
+from townhall.platform.auth.keys import SigningKeys, VerificationKey
+from townhall.platform.auth.principal import Principal
+from townhall.platform.auth.tokens import InvalidToken, unverified_key_id, verify_token
+from townhall.platform.db import Database
+from townhall.platform.ratelimit import RateLimitPolicy
+from townhall.settings import Settings
+
+KEY_REFRESH_SECONDS = 30.0
+# Made-up key ids must not turn every request into a database read.
+UNKNOWN_KEY_REFRESH_SECONDS = 1.0
+MAX_CACHED_CONSUMERS = 100_000
+
+
+@dataclass(frozen=True)
+class _CachedAccess:
+    access: ClientAccess | None
+    fetched_at: float
+
+
+class AccessControl:
+    """Verifies bearer tokens for one app (``TokenAuthority`` for ``require``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        keys: SigningKeys,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.keys = keys
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._verification_keys: dict[str, VerificationKey] = {}
+        self._keys_read_at: float | None = None
+        self._access: dict[str, _CachedAccess] = {}
+
+    def authenticate(self, token: str, scope: str) -> Principal:
+        """The principal for ``token`` if it may use ``scope`` now; 401 or 403 otherwise."""
+        try:
+            kid = unverified_key_id(token)
+            key = self._verification_key(kid)
+            if key is None:
+                raise invalid_token("the token was signed by a key this instance does not hold")
+            claims = verify_token(token, key, self.settings)
+        except InvalidToken as exc:
+            raise invalid_token(str(exc)) from exc
+        access = self.current_access(claims.consumer_id)
+        if access is None:
+            raise invalid_token("the consumer is disabled or no longer exists")
+        if scope not in claims.scopes:
+            raise insufficient_scope(
+                scope, f"This operation needs the scope {scope}, which the token does not carry."
+            )
+        granted = {grant.scope for grant in access.grants}
+        if scope not in granted:
+            raise insufficient_scope(
+                scope,
+                f"The grant of the scope {scope} to this consumer was revoked or has expired.",
+            )
+        return Principal(
+            consumer_id=claims.consumer_id,
+            client_id=claims.client_id,
+            scopes=claims.scopes & granted,
+            purpose=claims.purpose,
+            token_id=claims.token_id,
+            expires_at=claims.expires_at,
+        )
+
+    def policies_for(self, principal: Principal) -> list[RateLimitPolicy]:
+        """The consumer's own rate limit and quota where set, the instance's otherwise."""
+        access = self.current_access(principal.consumer_id)
+        per_minute = self.settings.rate_limit_per_minute
+        per_day = self.settings.quota_per_day
+        if access is not None:
+            per_minute = access.rate_limit_per_minute or per_minute
+            per_day = access.quota_per_day or per_day
+        return [
+            RateLimitPolicy("per-minute", per_minute, 60),
+            RateLimitPolicy("per-day", per_day, 86_400),
+        ]
+
+    def current_access(self, consumer_id: str) -> ClientAccess | None:
+        """What ``consumer_id`` may do now, at most ``access_cache_seconds`` old."""
+        now = self._monotonic()
+        with self._lock:
+            cached = self._access.get(consumer_id)
+        if cached is not None and now - cached.fetched_at < self.settings.access_cache_seconds:
+            return cached.access
+        access = consumer_access(
+            self.database, consumer_id, environment=self.settings.environment.value
+        )
+        with self._lock:
+            if len(self._access) >= MAX_CACHED_CONSUMERS:
+                self._forget_stale(now)
+            self._access[consumer_id] = _CachedAccess(access=access, fetched_at=now)
+        return access
+
+    def forget_consumer(self, consumer_id: str) -> None:
+        """Drop what this process knows of a consumer, so a change made here applies at once."""
+        with self._lock:
+            self._access.pop(consumer_id, None)
+
+    def _forget_stale(self, now: float) -> None:
+        ttl = self.settings.access_cache_seconds
+        stale = [cid for cid, cached in self._access.items() if now - cached.fetched_at >= ttl]
+        for consumer_id in stale:
+            del self._access[consumer_id]
+        if len(self._access) >= MAX_CACHED_CONSUMERS:
+            self._access.clear()
+
+    def _verification_key(self, kid: str) -> VerificationKey | None:
+        now = self._monotonic()
+        with self._lock:
+            key = self._verification_keys.get(kid)
+            read_at = self._keys_read_at
+        age = None if read_at is None else now - read_at
+        stale = age is None or age >= KEY_REFRESH_SECONDS
+        unknown_may_refresh = key is None and (age is None or age >= UNKNOWN_KEY_REFRESH_SECONDS)
+        if stale or unknown_may_refresh:
+            keys = {found.kid: found for found in self.keys.verification_keys()}
+            with self._lock:
+                self._verification_keys = keys
+                self._keys_read_at = now
+            key = keys.get(kid)
+        return key
