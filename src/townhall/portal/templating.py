@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -18,12 +19,20 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from townhall.platform.auth.sessions import VIEWER_STATE_KEY
+from townhall.platform.auth.sign_in_models import SessionKind
 from townhall.settings import Settings
 
 STATIC_PATH = "/static"
 GOVUK_FRONTEND = "vendor/govuk-frontend"
 SWAGGER_UI = "vendor/swagger-ui"
 SOURCE_URL = "https://github.com/townhall-uk/townhall"
+
+# The link to a signed-in person's own pages, in the service navigation.
+_ACCOUNT_LINKS = {
+    SessionKind.STAFF: ("Staff", "/staff"),
+    SessionKind.RESIDENT: ("Your account", "/account"),
+}
 
 # Problem explanations and other catalogue text mark code with backticks, as in Markdown.
 _INLINE_CODE = re.compile(r"`([^`]+)`")
@@ -56,6 +65,12 @@ def inline_code(text: str) -> Markup:
     """Escape ``text`` and show its `backticked` parts as code."""
     escaped = str(escape(text))
     return Markup(_INLINE_CODE.sub(r'<code class="app-code">\1</code>', escaped))  # noqa: S704
+
+
+def moment(when: datetime) -> str:
+    """A time as people read it: ``22 November 2026 at 2:05pm (UTC)``."""
+    hour = when.hour % 12 or 12
+    return f"{when.day} {when:%B %Y} at {hour}:{when:%M}{'am' if when.hour < 12 else 'pm'} (UTC)"
 
 
 def thousands(number: int) -> str:
@@ -94,6 +109,7 @@ def build_templates(settings: Settings) -> Jinja2Templates:
         inline_code=inline_code,
         thousands=thousands,
         status_phrase=status_phrase,
+        moment=moment,
     )
     navigation = [NavigationItem("Home", "/")]
     if settings.api_docs_enabled:
@@ -107,13 +123,22 @@ def build_templates(settings: Settings) -> Jinja2Templates:
         # GOV.UK Frontend's template reads assetPath for its icons; the CSS finds its own.
         assetPath=static_url(f"{GOVUK_FRONTEND}/assets"),
         govuk_frontend=static_url(GOVUK_FRONTEND),
+        idle_minutes=settings.session_idle_minutes,
+        absolute_hours=settings.session_absolute_hours,
     )
 
     def page_context(request: Request) -> dict[str, Any]:
         """What every page needs from its request."""
+        state = request.scope.get("state", {})
+        # Who is signed in, if the page looked (``identify_viewer``): the header offers sign-out.
+        viewer = state.get(VIEWER_STATE_KEY)
+        items = list(navigation)
+        if viewer is not None:
+            items.append(NavigationItem(*_ACCOUNT_LINKS[viewer.kind]))
         return {
-            "cspNonce": request.scope.get("state", {}).get("csp_nonce", ""),
-            "navigation": [item.as_params(request.url.path) for item in navigation],
+            "cspNonce": state.get("csp_nonce", ""),
+            "navigation": [item.as_params(request.url.path) for item in items],
+            "viewer": viewer,
         }
 
     return Jinja2Templates(env=environment, context_processors=[page_context])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import Mount
@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from townhall import __version__
 from townhall.errors import NotFound, TownhallError, ValidationFailed
 from townhall.platform.auth.dependencies import mark_public, public
+from townhall.platform.auth.sessions import identify_viewer
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
 from townhall.platform.logging import get_logger
@@ -33,6 +34,7 @@ from townhall.portal.templating import (
     build_templates,
     static_url,
 )
+from townhall.portal.views_sign_in import install_sign_in
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 FAVICON = "portal/favicon.svg"
@@ -103,7 +105,13 @@ def _parent_of(problem: type[TownhallError]) -> type[TownhallError] | None:
 def _build_router(context: AppContext) -> APIRouter:
     settings = context.settings
     templates = build_templates(settings)
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    # Every page looks up who is signed in (one read, only with a session cookie), so the header
+    # can offer "Sign out" wherever they are.
+    router = APIRouter(
+        include_in_schema=False,
+        default_response_class=HTMLResponse,
+        dependencies=[Depends(identify_viewer)],
+    )
 
     @router.get("/", name="portal_home", dependencies=[public()])
     def home(request: Request) -> HTMLResponse:
@@ -182,4 +190,5 @@ def build_portal(app: FastAPI, context: AppContext) -> None:
     assets = Mount(STATIC_PATH, app=StaticFiles(directory=STATIC_DIRECTORY), name="static")
     mark_public(assets)
     app.router.routes.append(assets)
+    install_sign_in(app, context, build_templates(context.settings))
     app.include_router(_build_router(context))
