@@ -14,6 +14,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from townhall import __version__
+from townhall.platform.auth.admin_api import build_consumers_router
 from townhall.platform.auth.install import describe_access, install_access_control
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
@@ -100,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_health_router(database, metrics))
     # The token endpoint, the key set, and the verifier every require(scope) asks.
     install_access_control(app, context)
+    app.include_router(build_consumers_router())
     build_portal(app, context)
 
     # Added innermost first. The request context answers unexpected exceptions itself, so the

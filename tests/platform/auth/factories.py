@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
 
 from townhall.platform.auth.consumers import RegisteredConsumer, create_consumer
 from townhall.platform.auth.grants import NewGrant
@@ -32,3 +35,27 @@ def register_consumer(
             NewGrant(scope=scope, purpose=purpose, environment=environment) for scope in scopes
         ],
     )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A consumer and the headers that carry its bearer token."""
+
+    consumer_id: str
+    headers: dict[str, str]
+
+
+def token_caller(client: TestClient, database: Database, *scopes: str) -> Caller:
+    """A consumer granted ``scopes``, with a token for them from the app's ``/oauth/token``."""
+    registered = register_consumer(database, scopes=scopes, name="Administration")
+    answer = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": registered.consumer.client_id,
+            "client_secret": registered.client_secret,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    return Caller(registered.consumer.id, {"Authorization": f"Bearer {token}"})
