@@ -127,10 +127,12 @@ def test_signing_in_starts_a_new_session_and_ends_the_old_one(
     client.cookies.set("townhall-session", "planted-by-an-attacker", domain="testserver.local")
     sign_in_staff(client)
     first = client.cookies.get("townhall-session")
-    assert first and first != "planted-by-an-attacker"
+    assert first
+    assert first != "planted-by-an-attacker"
     sign_in_staff(client)
     second = client.cookies.get("townhall-session")
-    assert second and second != first
+    assert second
+    assert second != first
     assert live_session_count(database, kind=SessionKind.STAFF, account_id=member.id) == 1
 
 

@@ -249,13 +249,13 @@ def _check_code(
         return CodeExpired("The code was entered wrongly too many times.")
     if keys.matches("one-time-code", f"{challenge_id}:{code}", row.code_hash):
         return None
-    # Incremented in SQL, so two guesses at once both count.
+    remaining = policy.attempts - (row.attempts + 1)
+    # Incremented in SQL, so two guesses at once both count (this also updates ``row``).
     session.execute(
         update(OneTimeCode)
         .where(OneTimeCode.id == challenge_id)
         .values(attempts=OneTimeCode.attempts + 1)
     )
-    remaining = policy.attempts - (row.attempts + 1)
     if remaining <= 0:
         return CodeExpired("The code was entered wrongly too many times.")
     return WrongCode(remaining)
