@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.tokens import TokenIssuer
 from townhall.app import create_app
 from townhall.platform.db import Database, normalise_url
 from townhall.platform.migrations import load_models, upgrade
@@ -153,3 +154,13 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """An HTTP client for the test app (in process, with the app's lifespan)."""
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def issue_token(client: TestClient, database: Database) -> TokenIssuer:
+    """``issue_token(["consumers:read"])``: a real token from the test app's /oauth/token.
+
+    Registers a consumer holding the scopes (or pass ``consumer=`` one from
+    ``issue_token.register(...)``) and asks the app for a token as a client would.
+    """
+    return TokenIssuer(client=client, database=database)

@@ -15,7 +15,7 @@ import typer
 from townhall import __version__
 
 # Modules, not their functions: `townhall.cli.serve` must stay the module, for tests to patch.
-from townhall.cli import consumers, db, demo, docs, serve, staff
+from townhall.cli import consumers, db, demo, docs, keys, serve, staff
 
 app = typer.Typer(
     name="townhall",
@@ -30,6 +30,7 @@ app.command()(serve.serve)
 app.command()(demo.demo)
 app.add_typer(db.db_app)
 app.add_typer(consumers.consumers_app)
+app.add_typer(keys.keys_app)
 app.add_typer(staff.staff_app)
 app.add_typer(docs.docs_app)
 

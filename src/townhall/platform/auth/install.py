@@ -23,12 +23,11 @@ from townhall.platform.auth.dependencies import (
     mark_public,
     route_access,
 )
-from townhall.platform.auth.keys import SigningKeys
+from townhall.platform.auth.keys import instance_signing_keys
 from townhall.platform.auth.oauth import TOKEN_PATH, build_oauth_router, oauth_schemas
 from townhall.platform.auth.scopes import KNOWN_SCOPES
 from townhall.platform.context import AppContext
 from townhall.platform.http.problems import PROBLEM_JSON, error_responses
-from townhall.platform.secrets import instance_secret
 
 SECURITY_SCHEME = "oauth2"
 
@@ -36,14 +35,7 @@ SECURITY_SCHEME = "oauth2"
 def install_access_control(app: FastAPI, context: AppContext) -> AccessControl:
     """Give ``app`` its token endpoint, key set and token verification; returns the verifier."""
     settings, database = context.settings, context.database
-    secret = settings.secret_key
-
-    def encryption_secret() -> bytes:
-        if secret is not None:
-            return secret.get_secret_value().encode()
-        return instance_secret(database, "signing-key-encryption")
-
-    keys = SigningKeys(database, encryption_secret)
+    keys = instance_signing_keys(settings, database)
     access_control = AccessControl(settings, database, keys)
     setattr(app.state, AUTHORITY_STATE, access_control)
     app.include_router(build_oauth_router(database, settings, keys))

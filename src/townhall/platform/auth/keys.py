@@ -37,8 +37,11 @@ from jwt.algorithms import ECAlgorithm
 from sqlalchemy import JSON, DateTime, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.models import aware
 from townhall.platform.db import Base, Database
+from townhall.platform.secrets import instance_secret
+from townhall.settings import Settings
 
 ALGORITHM = "ES256"
 # Past a key's last token expiry: clock skew between workers and the leeway verifiers allow.
@@ -162,6 +165,18 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     return _b64(hashlib.sha256(canonical).digest())
 
 
+def instance_signing_keys(settings: Settings, database: Database) -> SigningKeys:
+    """The signing keys of the instance ``settings`` describe, encrypted under its secret."""
+    secret = settings.secret_key
+
+    def encryption_secret() -> bytes:
+        if secret is not None:
+            return secret.get_secret_value().encode()
+        return instance_secret(database, "signing-key-encryption")
+
+    return SigningKeys(database, encryption_secret)
+
+
 class SigningKeys:
     """The instance's signing keys: the one to sign with, the ones to verify with, rotation.
 
@@ -266,12 +281,13 @@ class SigningKeys:
         return row
 
     def rotate(
-        self, ttl_seconds: int, *, retire_now: bool = False
+        self, ttl_seconds: int, *, actor: str, retire_now: bool = False
     ) -> tuple[KeyInfo, list[KeyInfo]]:
         """Make a new active key; the old ones retire once their last tokens have expired.
 
         ``retire_now`` retires them at once, for a key that may have leaked: every token they
-        signed stops working. Returns the new key and the keys it replaced.
+        signed stops working. The change log records who rotated. Returns the new key and the
+        keys it replaced.
         """
         now = self._clock()
         encryption = self._encryptor()
@@ -286,6 +302,14 @@ class SigningKeys:
                         now + timedelta(seconds=old.longest_ttl_seconds) + (RETIREMENT_MARGIN)
                     )
             new = self._new_key(session, encryption, ttl_seconds)
+            record_change(
+                session,
+                actor=actor,
+                action="signing_key.rotated",
+                target_type="signing_key",
+                target_id=new.kid,
+                details={"replaced": [old.kid for old in replaced], "retire_now": retire_now},
+            )
             session.flush()
             return _info(new, now), [_info(old, now) for old in replaced]
 

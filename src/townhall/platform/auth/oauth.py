@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -279,6 +279,15 @@ _OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _with_rate_limit_headers(answer: JSONResponse, response: Response) -> JSONResponse:
+    # The address limit's headers were set on the request's response; FastAPI does not copy
+    # them onto a response the route builds itself.
+    for name in ("RateLimit-Policy", "RateLimit"):
+        if name in response.headers:
+            answer.headers[name] = response.headers[name]
+    return answer
+
+
 def build_oauth_router(database: Database, settings: Settings, keys: SigningKeys) -> APIRouter:
     """Routes ``POST /oauth/token`` and ``GET /.well-known/jwks.json``."""
     router = APIRouter(tags=["oauth"])
@@ -299,7 +308,7 @@ def build_oauth_router(database: Database, settings: Settings, keys: SigningKeys
             }
         },
     )
-    async def issue(request: Request) -> Any:
+    async def issue(request: Request, response: Response) -> Any:
         """Exchange a client's credentials for a short-lived bearer token.
 
         Authenticate with HTTP Basic (`client_id:client_secret`) or with `client_id` and
@@ -314,13 +323,14 @@ def build_oauth_router(database: Database, settings: Settings, keys: SigningKeys
             # argon2 and the database: off the event loop.
             signed = await run_in_threadpool(issue_token, database, settings, keys, token_request)
         except OAuthError as error:
-            return _oauth_error_response(error, request)
+            return _with_rate_limit_headers(_oauth_error_response(error, request), response)
         body = TokenResponse(
             access_token=signed.token, expires_in=signed.expires_in, scope=" ".join(signed.scopes)
         )
-        return JSONResponse(
+        answer = JSONResponse(
             body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
         )
+        return _with_rate_limit_headers(answer, response)
 
     @router.get(
         JWKS_PATH,
