@@ -5,7 +5,7 @@ client secrets, and answering the two questions token issuing asks: whether a cl
 secret are good (``verify_client_secret``), and what a consumer may do now
 (``consumer_access``). Each function opens its own unit of work; every change is written to the
 change log in the same transaction. A secret leaves this module once, in the answer to the call
-that made it, and is kept only as an argon2 hash.
+that made it, and is kept only as an argon2 hash (docs/adr/0014-consumers-secrets-and-grants.md).
 """
 
 from __future__ import annotations
