@@ -22,7 +22,7 @@ from rich.table import Table
 
 from townhall.cli.console import console, database_errors, fail, load_settings, open_database
 from townhall.errors import TownhallError
-from townhall.platform.auth import consumers, grants
+from townhall.platform.auth import client_secrets, consumers, grants
 from townhall.platform.auth.consumers import ConsumerRecord
 from townhall.platform.auth.grants import GrantRecord, NewGrant
 from townhall.platform.auth.models import ConsumerKind
@@ -184,7 +184,7 @@ def show(consumer_id: ConsumerIdArgument) -> None:
     with _services() as (database, _settings):
         record = consumers.get_consumer(database, consumer_id)
         held = _all_grants(database, consumer_id)
-        secrets = consumers.list_secrets(database, consumer_id, PageRequest(limit=MAX_LIMIT))
+        secrets = client_secrets.list_secrets(database, consumer_id, PageRequest(limit=MAX_LIMIT))
     out = console()
     out.print(f"{record.name} ({record.id})")
     for label, value in (
@@ -243,15 +243,15 @@ def rotate_secret(
         int,
         typer.Option(
             min=0,
-            max=int(consumers.MAX_OVERLAP / timedelta(hours=1)),
+            max=int(client_secrets.MAX_OVERLAP / timedelta(hours=1)),
             help="Hours the current secrets keep working; 0 stops them at once (a leaked secret).",
         ),
-    ] = int(consumers.DEFAULT_OVERLAP / timedelta(hours=1)),
+    ] = int(client_secrets.DEFAULT_OVERLAP / timedelta(hours=1)),
     as_json: JsonOption = False,
 ) -> None:
     """Give a consumer a new secret (shown only this once); its old ones stop after the overlap."""
     with _services() as (database, _settings):
-        issued = consumers.rotate_secret(
+        issued = client_secrets.rotate_secret(
             database, consumer_id, actor=actor(), overlap=timedelta(hours=overlap_hours)
         )
     if as_json:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.platform.auth.factories import ADMIN, register_consumer
-from townhall.platform.auth import consumers, grants
+from townhall.platform.auth import client_secrets, consumers, grants
 from townhall.platform.auth.changes import list_changes, record_change
 from townhall.platform.auth.grants import NewGrant
 from townhall.platform.db import Database
@@ -17,7 +17,7 @@ from townhall.platform.http.pagination import PageRequest
 def test_every_change_is_recorded_in_order(database: Database) -> None:
     registered = register_consumer(database, scopes=["consumers:read"])
     consumer_id = registered.consumer.id
-    issued = consumers.rotate_secret(
+    issued = client_secrets.rotate_secret(
         database, consumer_id, actor="consumer:con_admin", overlap=timedelta(hours=1)
     )
     write = grants.grant_scope(

@@ -24,7 +24,7 @@ from townhall.errors import (
     UnprocessableContent,
     ValidationFailed,
 )
-from townhall.platform.auth import consumers, grants
+from townhall.platform.auth import client_secrets, consumers, grants
 from townhall.platform.auth.changes import list_changes
 from townhall.platform.auth.dependencies import require
 from townhall.platform.auth.grants import NewGrant
@@ -176,7 +176,7 @@ def _add_secret_routes(router: APIRouter) -> None:
         response: Response,
     ) -> PageOut[SecretPublic]:
         """List the records of a consumer's secrets (never the secrets), oldest first."""
-        page = consumers.list_secrets(database, consumer_id, params.request)
+        page = client_secrets.list_secrets(database, consumer_id, params.request)
         items = [SecretPublic.of(record) for record in page.items]
         return page_response(page, params, request, response, items)
 
@@ -193,7 +193,7 @@ def _add_secret_routes(router: APIRouter) -> None:
         body: SecretCreate | None = None,
     ) -> SecretCreatedPublic:
         """Give a consumer a new secret, shown this once; its old ones stop after the overlap."""
-        issued = consumers.rotate_secret(
+        issued = client_secrets.rotate_secret(
             database,
             consumer_id,
             actor=actor_of(principal),
@@ -219,7 +219,7 @@ def _add_secret_routes(router: APIRouter) -> None:
         database: DatabaseDep,
     ) -> SecretPublic:
         """Read the record of one secret: when it was made and when it stops working."""
-        return SecretPublic.of(consumers.get_secret(database, consumer_id, secret_id))
+        return SecretPublic.of(client_secrets.get_secret(database, consumer_id, secret_id))
 
 
 def _add_grant_routes(router: APIRouter) -> None:

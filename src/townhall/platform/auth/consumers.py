@@ -1,9 +1,9 @@
 """Consumers: the machines allowed to call Townhall's APIs, and how they prove who they are.
 
-This module owns registering consumers, changing, disabling and enabling them, rotating their
-client secrets, and answering the two questions token issuing asks: whether a client id and
+This module owns registering consumers (with a first secret and grants), changing, disabling and
+enabling them, and answering the two questions token issuing asks: whether a client id and
 secret are good (``verify_client_secret``), and what a consumer may do now
-(``consumer_access``). Each function opens its own unit of work; every change is written to the
+(``consumer_access``). Rotation is ``client_secrets``'s; grants are ``grants``'. Each function opens its own unit of work; every change is written to the
 change log in the same transaction. A secret leaves this module once, in the answer to the call
 that made it, and is kept only as an argon2 hash (docs/adr/0014-consumers-secrets-and-grants.md).
 """
@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from townhall.errors import NotFound, UnprocessableContent
+from townhall.platform.auth import client_secrets
 from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.credentials import (
-    hash_secret,
     new_client_id,
     new_id,
     new_secret,
@@ -36,13 +36,12 @@ from townhall.platform.auth.models import (
     ConsumerSecret,
     Grant,
     aware,
+    lock_consumer,
 )
 from townhall.platform.db import Database
 from townhall.platform.http.concurrency import Precondition
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 
-DEFAULT_OVERLAP = timedelta(hours=24)
-MAX_OVERLAP = timedelta(days=30)
 # What a change may set, and which of those are personal data to keep out of the change log.
 UPDATABLE_FIELDS = frozenset(
     {"name", "owning_team", "contact_email", "enabled", "rate_limit_per_minute", "quota_per_day"}
@@ -102,27 +101,6 @@ class ConsumerRecord:
 
 
 @dataclass(frozen=True)
-class SecretRecord:
-    """A client secret's record: when it was made and when it stops working; never the secret."""
-
-    id: str
-    created_at: datetime
-    expires_at: datetime | None
-
-
-@dataclass(frozen=True)
-class IssuedSecret:
-    """A client secret just made: the only time it can be read."""
-
-    record: SecretRecord
-    consumer_id: str
-    client_id: str
-    client_secret: str
-    # When the secrets it replaces stop working (None when there were none in force).
-    previous_expire_at: datetime | None
-
-
-@dataclass(frozen=True)
 class RegisteredConsumer:
     """A consumer just registered, with its first secret."""
 
@@ -164,7 +142,7 @@ def create_consumer(
     )
     with database.write() as session:
         session.add(consumer)
-        session.add(_secret_row(consumer.id, secret, now))
+        session.add(client_secrets.secret_row(consumer.id, secret, now))
         session.flush()
         record_change(
             session,
@@ -238,7 +216,7 @@ def update_consumer(
         raise UnprocessableContent(msg)
     _check_fields(changes)
     with database.write() as session:
-        consumer = _lock_consumer(session, consumer_id)
+        consumer = lock_consumer(session, consumer_id)
         if precondition is not None:
             precondition.check(_record(consumer).etag)
         changed = {
@@ -282,83 +260,6 @@ def enable_consumer(database: Database, consumer_id: str, *, actor: str) -> Cons
     return update_consumer(database, consumer_id, {"enabled": True}, actor=actor)
 
 
-def rotate_secret(
-    database: Database,
-    consumer_id: str,
-    *,
-    actor: str,
-    overlap: timedelta = DEFAULT_OVERLAP,
-) -> IssuedSecret:
-    """Give a consumer a new secret; the ones it had keep working for ``overlap``, then stop.
-
-    The overlap lets the consumer deploy the new secret without an outage; an overlap of zero
-    stops the old secrets at once (for a secret that leaked).
-    """
-    if not timedelta(0) <= overlap <= MAX_OVERLAP:
-        msg = f"The overlap must be between 0 and {MAX_OVERLAP.days} days."
-        raise UnprocessableContent(msg)
-    now = datetime.now(UTC)
-    secret = new_secret()
-    ends = now + overlap
-    with database.write() as session:
-        consumer = _lock_consumer(session, consumer_id)
-        current = session.scalars(
-            select(ConsumerSecret).where(ConsumerSecret.consumer_id == consumer_id, _unexpired(now))
-        ).all()
-        for old in current:
-            # A secret already due to end sooner keeps its earlier end.
-            if old.expires_at is None or aware(old.expires_at) > ends:
-                old.expires_at = ends
-        row = _secret_row(consumer_id, secret, now)
-        session.add(row)
-        record_change(
-            session,
-            actor=actor,
-            action="secret.rotated",
-            target_type="consumer",
-            target_id=consumer_id,
-            details={
-                "secret_id": row.id,
-                "previous_secret_ids": sorted(old.id for old in current),
-                "previous_expire_at": ends.isoformat(),
-            },
-        )
-        session.flush()
-        return IssuedSecret(
-            record=_secret_record(row),
-            consumer_id=consumer_id,
-            client_id=consumer.client_id,
-            client_secret=secret,
-            previous_expire_at=ends if current else None,
-        )
-
-
-def list_secrets(database: Database, consumer_id: str, page: PageRequest) -> Page[SecretRecord]:
-    """One page of the records of a consumer's secrets, oldest first, expired ones included."""
-    statement = select(ConsumerSecret).where(ConsumerSecret.consumer_id == consumer_id)
-    with database.read() as session:
-        if session.get(Consumer, consumer_id) is None:
-            raise NotFound(f"There is no consumer {consumer_id}.")
-        found = keyset_page(
-            session,
-            statement,
-            [ConsumerSecret.created_at.expression, ConsumerSecret.id.expression],
-            page,
-            lambda row: [row[0].created_at, row[0].id],
-        )
-        items = [_secret_record(row[0]) for row in found.items]
-    return Page(items=items, next_position=found.next_position)
-
-
-def get_secret(database: Database, consumer_id: str, secret_id: str) -> SecretRecord:
-    """The record of one of a consumer's secrets; NotFound when it has none with that id."""
-    with database.read() as session:
-        row = session.get(ConsumerSecret, secret_id)
-        if row is None or row.consumer_id != consumer_id:
-            raise NotFound(f"{consumer_id} has no secret {secret_id}.")
-        return _secret_record(row)
-
-
 def verify_client_secret(
     database: Database, client_id: str, client_secret: str, *, environment: str
 ) -> ClientAccess | None:
@@ -375,7 +276,7 @@ def verify_client_secret(
             return None
         hashes = session.scalars(
             select(ConsumerSecret.secret_hash).where(
-                ConsumerSecret.consumer_id == consumer.id, _unexpired(now)
+                ConsumerSecret.consumer_id == consumer.id, client_secrets.in_force(now)
             )
         ).all()
         if not hashes:
@@ -450,36 +351,6 @@ def _check_fields(values: Mapping[str, Any]) -> None:
         ):
             msg = f"A consumer's {name.replace('_', ' ')} is a whole number of at least 1, or null."
             raise UnprocessableContent(msg)
-
-
-def _unexpired(now: datetime) -> ColumnElement[bool]:
-    return or_(ConsumerSecret.expires_at.is_(None), ConsumerSecret.expires_at > now)
-
-
-def _secret_row(consumer_id: str, secret: str, now: datetime) -> ConsumerSecret:
-    return ConsumerSecret(
-        id=new_id("sec"),
-        consumer_id=consumer_id,
-        secret_hash=hash_secret(secret),
-        created_at=now,
-        expires_at=None,
-    )
-
-
-def _secret_record(row: ConsumerSecret) -> SecretRecord:
-    return SecretRecord(
-        id=row.id,
-        created_at=aware(row.created_at),
-        expires_at=aware(row.expires_at) if row.expires_at else None,
-    )
-
-
-def _lock_consumer(session: Session, consumer_id: str) -> Consumer:
-    # Serialises changes to one consumer on PostgreSQL; SQLite has one writer already.
-    consumer = session.get(Consumer, consumer_id, with_for_update=True)
-    if consumer is None:
-        raise NotFound(f"There is no consumer {consumer_id}.")
-    return consumer
 
 
 def _record(consumer: Consumer) -> ConsumerRecord:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from townhall.errors import Conflict, NotFound, UnprocessableContent
 from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.credentials import new_id
-from townhall.platform.auth.models import Consumer, EnvironmentName, Grant, aware
+from townhall.platform.auth.models import Consumer, EnvironmentName, Grant, aware, lock_consumer
 from townhall.platform.auth.scopes import check_scope
 from townhall.platform.db import Database
 from townhall.platform.http.concurrency import Precondition
@@ -121,7 +121,7 @@ def grant_scope(
 ) -> GrantRecord:
     """Grant a scope to a consumer; 404 for an unknown consumer, 409 if already in force."""
     with database.write() as session:
-        _lock_consumer(session, consumer_id)
+        lock_consumer(session, consumer_id)
         return _record(add_grant(session, consumer_id, new, approved_by=approved_by))
 
 
@@ -135,7 +135,7 @@ def revoke_grant(
 ) -> GrantRecord:
     """Revoke one grant; ``precondition`` (If-Match) is checked against its ETag first."""
     with database.write() as session:
-        _lock_consumer(session, consumer_id)
+        lock_consumer(session, consumer_id)
         grant = session.get(Grant, grant_id)
         if grant is None or grant.consumer_id != consumer_id:
             raise NotFound(f"{consumer_id} has no grant {grant_id}.")
@@ -149,7 +149,7 @@ def revoke_scope(
 ) -> GrantRecord:
     """Revoke the grant of ``scope`` in ``environment`` that is in force for a consumer."""
     with database.write() as session:
-        _lock_consumer(session, consumer_id)
+        lock_consumer(session, consumer_id)
         grant = session.scalar(
             select(Grant).where(
                 Grant.consumer_id == consumer_id,
@@ -215,15 +215,6 @@ def list_grants(
         )
         items = [_record(row[0]) for row in found.items]
     return Page(items=items, next_position=found.next_position)
-
-
-def _lock_consumer(session: Session, consumer_id: str) -> Consumer:
-    # Serialises changes to one consumer on PostgreSQL (SQLite already has one writer), so two
-    # concurrent grants of one scope cannot both pass the "already in force" check.
-    consumer = session.get(Consumer, consumer_id, with_for_update=True)
-    if consumer is None:
-        raise NotFound(f"There is no consumer {consumer_id}.")
-    return consumer
 
 
 def _record(grant: Grant) -> GrantRecord:

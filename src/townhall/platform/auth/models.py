@@ -1,8 +1,9 @@
 """Tables of machine consumers: who may call the APIs, with which secrets, for which scopes.
 
 This module owns ``auth_consumers``, ``auth_consumer_secrets``, ``auth_grants`` and
-``auth_changes`` (the administrative change log). Only ``townhall.platform.auth`` services write
-them. A secret is stored only as an argon2 hash; nothing here can give a secret back.
+``auth_changes`` (the administrative change log), and how a consumer's row is locked for a
+change. Only ``townhall.platform.auth`` services write them. A secret is stored only as an
+argon2 hash; nothing here can give a secret back.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from sqlalchemy import (
     Integer,
     String,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from townhall.errors import NotFound
 from townhall.platform.db import Base
 
 ConsumerKind = Literal["council_service", "partner", "public"]
@@ -60,6 +62,18 @@ class Consumer(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('council_service', 'partner', 'public')", name="kind_known"),
     )
+
+
+def lock_consumer(session: Session, consumer_id: str) -> Consumer:
+    """A consumer's row, locked until the write unit of work ends; NotFound if there is none.
+
+    Serialises changes to one consumer on PostgreSQL (SQLite has one writer already), so that
+    two concurrent changes cannot both pass a check such as "no grant of this scope in force".
+    """
+    consumer = session.get(Consumer, consumer_id, with_for_update=True)
+    if consumer is None:
+        raise NotFound(f"There is no consumer {consumer_id}.")
+    return consumer
 
 
 class ConsumerSecret(Base):

@@ -14,12 +14,8 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from townhall.platform.auth.changes import ChangeRecord
-from townhall.platform.auth.consumers import (
-    DEFAULT_OVERLAP,
-    MAX_OVERLAP,
-    ConsumerRecord,
-    SecretRecord,
-)
+from townhall.platform.auth.client_secrets import DEFAULT_OVERLAP, MAX_OVERLAP, SecretRecord
+from townhall.platform.auth.consumers import ConsumerRecord
 from townhall.platform.auth.grants import GrantRecord
 from townhall.platform.auth.models import ConsumerKind, EnvironmentName
 from townhall.platform.auth.scopes import SCOPE_SYNTAX
