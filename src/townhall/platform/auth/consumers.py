@@ -3,9 +3,10 @@
 This module owns registering consumers (with a first secret and grants), changing, disabling and
 enabling them, and answering the two questions token issuing asks: whether a client id and
 secret are good (``verify_client_secret``), and what a consumer may do now
-(``consumer_access``). Rotation is ``client_secrets``'s; grants are ``grants``'. Each function opens its own unit of work; every change is written to the
-change log in the same transaction. A secret leaves this module once, in the answer to the call
-that made it, and is kept only as an argon2 hash (docs/adr/0014-consumers-secrets-and-grants.md).
+(``consumer_access``); rotating secrets is ``client_secrets``' work, granting ``grants``'. Each
+function opens its own unit of work, and every change is written to the change log in the same
+transaction. A secret leaves this module once, in the answer to the call that made it, and is
+kept only as an argon2 hash (docs/adr/0014-consumers-secrets-and-grants.md).
 """
 
 from __future__ import annotations
