@@ -58,7 +58,7 @@ class Precondition:
             )
 
 
-def require_if_match(
+async def require_if_match(
     if_match: Annotated[
         str | None,
         Header(
@@ -69,7 +69,10 @@ def require_if_match(
         ),
     ] = None,
 ) -> Precondition:
-    """Read ``If-Match``; its absence is a 428, since changes without it could overwrite others'."""
+    """Read ``If-Match``; its absence is a 428, since changes without it could overwrite others'.
+
+    Async, though it only parses a header, so FastAPI does not send it to the threadpool.
+    """
     if if_match is None or not if_match.strip():
         raise PreconditionRequired(
             "Send If-Match with the ETag you last read, so no one else's change is overwritten."

@@ -2,6 +2,10 @@
 
 This module owns how a route reaches the app's shared parts, so routers never import a global.
 A router passes ``DatabaseDep`` on to a service; it never opens a unit of work itself.
+
+The getters are ``async`` although they only read attributes: FastAPI runs a plain ``def``
+dependency in the threadpool, and a hop there and back costs more than the whole lookup, on
+every request (bench/gateway.py).
 """
 
 from __future__ import annotations
@@ -23,17 +27,17 @@ def app_context(request: Request) -> AppContext:
     return context
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     """The app's database handle."""
     return app_context(request).database
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return app_context(request).settings
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     """The app's metrics."""
     return app_context(request).metrics
 

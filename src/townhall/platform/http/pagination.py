@@ -193,8 +193,8 @@ def list_scope(request: Request) -> str:
     return request.url.path + "?" + json.dumps(filters, separators=(",", ":"))
 
 
-def cursor_codec(request: Request) -> CursorCodec:
-    """The app's cursor codec (built by create_app)."""
+async def cursor_codec(request: Request) -> CursorCodec:
+    """The app's cursor codec (built by create_app); async, so it costs no threadpool hop."""
     codec = request.app.state.townhall.cursors
     assert isinstance(codec, CursorCodec)
     return codec
@@ -225,6 +225,8 @@ def page_params(
     ] = None,
 ) -> PageParams:
     """Read ``limit`` and ``cursor``; a cursor that this list did not issue is a 400."""
+    # A plain def, run in the threadpool: the first cursor may read the instance key from the
+    # database (when TOWNHALL_SECRET_KEY is unset), which must not block the event loop.
     scope = list_scope(request)
     after = codec.decode(cursor, scope=scope) if cursor is not None else None
     return PageParams(request=PageRequest(limit=limit, after=after), scope=scope, codec=codec)
