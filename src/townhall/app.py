@@ -92,6 +92,13 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         openapi_tags=[
             {"name": "health", "description": "Whether the instance is up and can serve."},
+            {
+                "name": "consumers",
+                "description": (
+                    "The machines that call the APIs: their client secrets, their grants of "
+                    "scopes, and the log of changes to them."
+                ),
+            },
         ],
     )
     app.state.townhall = context
