@@ -233,3 +233,27 @@ def test_production_without_notify_offers_no_email_sign_in(database_url: str) ->
         page = client.get("/account/sign-in")
         assert page.status_code == 503
         assert "Signing in is not available" in page.text
+
+
+def test_a_wrong_code_for_an_existing_account_is_logged_by_its_id(
+    client: TestClient,
+    sender: RecordingSender,
+    database: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sign_in_resident(client, sender, EMAIL)
+    client.post("/account/sign-out", data={"csrf_token": form_token(client, "/account")})
+    _ask_for_code(client)
+    caplog.set_level(logging.INFO)
+    _enter_code(client, "000000" if sender.last_code() != "000000" else "111111")
+    [failed] = [
+        record.msg
+        for record in caplog.records
+        if isinstance(record.msg, dict) and record.msg.get("event") == "resident_sign_in_failed"
+    ]
+    assert failed["account_id"] is not None
+    assert failed["account_id"].startswith("res_")
+    member = find_resident_member(database, failed["account_id"])
+    assert member is not None
+    assert member.email == EMAIL
+    assert EMAIL not in caplog.text

@@ -184,6 +184,7 @@ def sign_in_with_code(
     challenge_id = token_digest(token)
     code = "".join(code.split())  # people type "123 456"
     signed_in: ResidentSignIn | None = None
+    refused_account: str | None = None
     with database.write() as session:
         row = session.get(OneTimeCode, challenge_id)
         refusal = _check_code(
@@ -196,13 +197,19 @@ def sign_in_with_code(
             now=now,
         )
         if refusal is not None or row is None:
+            # The account the code was for, if the address has one: logged and recorded by id.
+            refused_account = (
+                session.scalar(select(ResidentAccount.id).where(ResidentAccount.email == row.email))
+                if row is not None
+                else None
+            )
             # Recorded in this unit of work, which must commit: the guess has to count.
             _add_attempt(
                 session,
                 email=row.email if row else "",
                 keys=keys,
                 outcome="wrong_code",
-                account_id=None,
+                account_id=refused_account,
                 now=now,
             )
         else:
@@ -226,7 +233,9 @@ def sign_in_with_code(
             )
             signed_in = ResidentSignIn(member=_member(account), started=started)
     if signed_in is None:
-        log.info("resident_sign_in_failed", account_id=None, reason=type(refusal).__name__)
+        log.info(
+            "resident_sign_in_failed", account_id=refused_account, reason=type(refusal).__name__
+        )
         raise refusal or CodeExpired()
     log.info("resident_signed_in", account_id=signed_in.member.id)
     return signed_in
