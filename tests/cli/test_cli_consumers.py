@@ -53,7 +53,7 @@ def test_create_json_prints_exactly_the_client_id_and_secret(
         database, credentials["client_id"], credentials["client_secret"], environment="test"
     )
     assert access is not None
-    assert access.scopes == frozenset({"consumers:read", "consumers:write"})
+    assert {grant.scope for grant in access.grants} == {"consumers:read", "consumers:write"}
     assert {grant.purpose for grant in access.grants} == {"Registers the council's services"}
     record = consumers.get_consumer(database, access.consumer_id)
     assert (record.owning_team, record.contact_email) == ("Parking", "parking@example.gov.uk")

@@ -79,7 +79,7 @@ def test_a_disabled_consumer_has_no_access_until_enabled(database: Database) -> 
     consumers.enable_consumer(database, consumer_id, actor=ADMIN)
     access = consumers.consumer_access(database, consumer_id, environment="test")
     assert access is not None
-    assert access.scopes == frozenset({"consumers:read"})
+    assert {grant.scope for grant in access.grants} == {"consumers:read"}
 
 
 def test_an_unknown_consumer_has_no_access(database: Database) -> None:

@@ -72,11 +72,6 @@ class ClientAccess:
     quota_per_day: int | None
     grants: tuple[GrantView, ...]
 
-    @property
-    def scopes(self) -> frozenset[str]:
-        """The scopes of the grants in force."""
-        return frozenset(grant.scope for grant in self.grants)
-
 
 @dataclass(frozen=True)
 class ConsumerRecord:

@@ -199,14 +199,11 @@ def list_grants(
     page: PageRequest,
     *,
     environment: str | None = None,
-    in_force_only: bool = False,
 ) -> Page[GrantRecord]:
-    """One page of a consumer's grants, revoked and expired ones too unless ``in_force_only``."""
+    """One page of a consumer's grants, revoked and expired ones included."""
     statement = select(Grant).where(Grant.consumer_id == consumer_id)
     if environment is not None:
         statement = statement.where(Grant.environment == environment)
-    if in_force_only:
-        statement = statement.where(*in_force(datetime.now(UTC)))
     with database.read() as session:
         if session.get(Consumer, consumer_id) is None:
             raise NotFound(f"There is no consumer {consumer_id}.")
