@@ -268,7 +268,9 @@ def rotate_secret(
 @consumers_app.command()
 def grant(
     consumer_id: ConsumerIdArgument,
-    scope: Annotated[str, typer.Argument(help="The scope, such as consumers:read.")],
+    scope: Annotated[
+        str, typer.Argument(metavar="SCOPE", help="The scope, such as consumers:read.")
+    ],
     *,
     purpose: Annotated[
         str,
@@ -306,7 +308,7 @@ def grant(
 @consumers_app.command()
 def revoke(
     consumer_id: ConsumerIdArgument,
-    scope: Annotated[str, typer.Argument(help="The scope to take away.")],
+    scope: Annotated[str, typer.Argument(metavar="SCOPE", help="The scope to take away.")],
 ) -> None:
     """Revoke a consumer's grant of a scope in this instance's environment."""
     with _services() as (database, settings):
