@@ -95,13 +95,13 @@ def test_a_wrong_password_is_summarised_and_linked_to_the_field(
     page_watch.accept(BAD_REQUEST)
 
 
+@pytest.mark.usefixtures("sender")
 def test_too_many_wrong_passwords_lock_the_account(
     page: Page,
     page_watch: PageWatch,
     live_server: LiveServer,
     database: Database,
     settings: Settings,
-    sender: RecordingSender,
 ) -> None:
     make_staff(database)
     for _ in range(settings.staff_lockout_attempts):
