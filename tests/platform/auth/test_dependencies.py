@@ -55,6 +55,12 @@ def _protected_router() -> APIRouter:
     def write(principal: Annotated[Principal, require(WRITE)]) -> dict[str, str]:
         return {"by": principal.consumer_id}
 
+    @router.get("/both")
+    def both(
+        reader: Annotated[Principal, require(READ)], writer: Annotated[Principal, require(WRITE)]
+    ) -> dict[str, bool]:
+        return {"same": reader == writer}
+
     return router
 
 
@@ -368,3 +374,19 @@ def test_the_challenge_never_breaks_its_quoting() -> None:
     assert bearer_challenge("invalid_token", 'a "quoted" reason') == (
         'Bearer realm="townhall", error="invalid_token", error_description="a \'quoted\' reason"'
     )
+
+
+def test_a_request_counts_once_against_the_limit_however_many_scopes_it_needs(
+    guarded: TestClient, tokens: TokenIssuer
+) -> None:
+    token = tokens([READ, WRITE])
+    first = guarded.get("/api/v1/guarded/both", headers=bearer(token))
+    second = guarded.get("/api/v1/guarded", headers=bearer(token))
+    assert first.json() == {"same": True}
+    used = [int(r.headers["ratelimit"].split(";r=")[1].split(";")[0]) for r in (first, second)]
+    assert used == [1199, 1198]
+
+
+def test_require_gives_one_guard_per_scope() -> None:
+    assert require(READ).dependency is require(READ).dependency
+    assert require(READ).dependency is not require(WRITE).dependency

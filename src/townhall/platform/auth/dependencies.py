@@ -17,13 +17,15 @@ Verifying a token is ``townhall.platform.auth.access``'s work; this module only 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from functools import cache
+from typing import Annotated, Any, Literal, Protocol, TypeVar, get_args, get_origin
 
 import fastapi.routing
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response, params
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_typed_signature
 from starlette.concurrency import run_in_threadpool
 
 from townhall.errors import Forbidden, TooManyRequests, TownhallError, Unauthenticated
@@ -92,7 +94,29 @@ def route_access(route: object) -> tuple[Access, ...]:
         found.extend(
             access for sub in _walk(dependant) if (access := access_of(sub.call)) is not None
         )
-    return tuple(found)
+    # A guard hoisted by ApiRoute appears twice in the tree; it is one requirement.
+    return tuple(dict.fromkeys(found))
+
+
+def access_guards(endpoint: Callable[..., Any]) -> list[Any]:
+    """The access guards ``endpoint`` takes as parameters, as route-level dependencies.
+
+    ``ApiRoute`` runs these before anything else, so a caller who may not call an operation is
+    refused before any other check can answer (a 428 for a missing If-Match would tell an
+    anonymous caller the operation exists). FastAPI solves a dependency once per request, so
+    the parameter still receives the same ``Principal``.
+    """
+    guards: list[Any] = []
+    for parameter in get_typed_signature(endpoint).parameters.values():
+        candidates: list[Any] = [parameter.default]
+        if get_origin(parameter.annotation) is Annotated:
+            candidates.extend(get_args(parameter.annotation)[1:])
+        guards.extend(
+            candidate
+            for candidate in candidates
+            if isinstance(candidate, params.Depends) and access_of(candidate.dependency)
+        )
+    return guards
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:
@@ -171,6 +195,20 @@ def require(scope: str) -> Any:
 
     Use as ``principal: Annotated[Principal, require("consumers:read")]``.
     """
+    return Depends(scope_guard(scope))
+
+
+COUNTED_STATE = "townhall_rate_counted"
+
+
+@cache
+def scope_guard(scope: str) -> Callable[[Request, Response], Coroutine[Any, Any, Principal]]:
+    """The one guard for ``scope``.
+
+    One function per scope, however often ``require(scope)`` is written or its annotation is
+    evaluated again (FastAPI evaluates string annotations more than once), so that FastAPI's
+    per-request dependency cache runs it once even where ``ApiRoute`` also hoists it.
+    """
 
     async def guard(request: Request, response: Response) -> Principal:
         token = bearer_token(request)
@@ -185,24 +223,27 @@ def require(scope: str) -> Any:
             raise invalid_token("this instance does not verify tokens")
         # Verification may read keys or grants from the database: keep it off the event loop.
         principal = await run_in_threadpool(authority.authenticate, token, scope)
+        state = request.scope.setdefault("state", {})
         # Idempotency keys and logs belong to the consumer from here on.
-        request.scope.setdefault("state", {})["principal"] = principal.consumer_id
-        enforce(
-            request.app.state.townhall.rate_limiter,
-            response,
-            key=f"consumer:{principal.consumer_id}",
-            policies=authority.policies_for(principal),
-        )
+        state["principal"] = principal.consumer_id
+        # An operation needing two scopes is still one request against the consumer's limit.
+        if not state.get(COUNTED_STATE):
+            state[COUNTED_STATE] = True
+            enforce(
+                request.app.state.townhall.rate_limiter,
+                response,
+                key=f"consumer:{principal.consumer_id}",
+                policies=authority.policies_for(principal),
+            )
         return principal
 
-    guard.__name__ = f"require_{scope.replace(':', '_')}"
-    mark_access(
+    guard.__name__ = f"require_{scope.replace(':', '_').replace('-', '_')}"
+    return mark_access(
         guard,
         Access(
             kind="scope", requirement=scope, errors=(Unauthenticated, Forbidden, TooManyRequests)
         ),
     )
-    return Depends(guard)
 
 
 def public(*, rate_limited: bool = False) -> Any:

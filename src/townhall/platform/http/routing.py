@@ -33,6 +33,7 @@ from townhall.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from townhall.platform.auth.dependencies import access_guards
 from townhall.platform.http.idempotency import (
     IDEMPOTENCY_HEADER,
     REPLAYED_HEADERS,
@@ -71,6 +72,8 @@ class ApiRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {m.upper() for m in (kwargs.get("methods") or ["GET"])}
+        # Access guards first: no other check may answer a caller who may not call this.
+        kwargs["dependencies"] = [*access_guards(endpoint), *(kwargs.get("dependencies") or [])]
         errors: list[type[TownhallError]] = [ValidationFailed]
         if methods & _BODY_METHODS:
             errors += [BadRequest, PayloadTooLarge, UnsupportedMediaType]
