@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from townhall import __version__
 from townhall.errors import NotFound, TownhallError, ValidationFailed
 from townhall.platform.auth.dependencies import mark_public, public
-from townhall.platform.auth.sessions import identify_viewer
+from townhall.platform.auth.sessions import look_up_viewer
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
 from townhall.platform.logging import get_logger
@@ -110,7 +110,7 @@ def _build_router(context: AppContext) -> APIRouter:
     router = APIRouter(
         include_in_schema=False,
         default_response_class=HTMLResponse,
-        dependencies=[Depends(identify_viewer)],
+        dependencies=[Depends(look_up_viewer)],
     )
 
     @router.get("/", name="portal_home", dependencies=[public()])

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from townhall.platform.auth.cookies import SESSION_COOKIE, read_cookie
 from townhall.platform.auth.dependencies import Access, mark_access
@@ -137,6 +138,15 @@ def identify_viewer(request: Request) -> Viewer | None:
         viewer = Viewer(session=view) if view is not None else None
     state[VIEWER_STATE_KEY] = viewer
     return viewer
+
+
+async def look_up_viewer(request: Request) -> None:
+    """``identify_viewer`` as a router dependency: free without a session cookie, and off the
+    event loop with one (the look-up reads the database)."""
+    if session_token(request) is None:
+        request.scope.setdefault("state", {})[VIEWER_STATE_KEY] = None
+        return
+    await run_in_threadpool(identify_viewer, request)
 
 
 def forget_viewer(request: Request) -> None:
