@@ -4,7 +4,7 @@
     python bench/token_verification.py --count 20000
 
 Part one signs and verifies the same claims with PyJWT under EdDSA (Ed25519), ES256 (P-256) and
-RS256 (RSA 2048), the candidates for Townhall's tokens (docs/adr/0012-es256-access-tokens.md),
+RS256 (RSA 2048), the candidates for Townhall's tokens (docs/adr/0013-es256-access-tokens.md),
 and prints microseconds per token and each token's size. Part two times
 ``AccessControl.authenticate`` on a real instance with warm caches (what every protected request
 pays) and with the access cache off (``TOWNHALL_ACCESS_CACHE_SECONDS=0``: one database read per

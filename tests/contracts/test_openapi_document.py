@@ -64,7 +64,7 @@ def undeclared_errors(document: dict[str, Any]) -> list[str]:
             if status[0] not in "45" or response.get("content") == PROBLEM_REF:
                 continue
             if STANDARD_ERROR_MARKER in response and response.get("content") == OAUTH_ERROR_REF:
-                continue  # the one exception: docs/adr/0013-oauth-token-errors.md
+                continue  # the one exception: docs/adr/0015-oauth-token-errors.md
             found.append(f"{method.upper()} {path}: {status} is not a problem+json Problem")
     return found
 

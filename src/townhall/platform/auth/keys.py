@@ -1,7 +1,7 @@
 """Signing keys for access tokens: made, kept encrypted, rotated, published and retired.
 
 This module owns the ``auth_signing_keys`` table and nothing about tokens themselves. Keys are
-ES256 (ECDSA on P-256; docs/adr/0011-es256-access-tokens.md says why, with measurements). A
+ES256 (ECDSA on P-256; docs/adr/0013-es256-access-tokens.md says why, with measurements). A
 private key is stored encrypted with AES-256-GCM under a key derived (HKDF-SHA256) from
 ``TOWNHALL_SECRET_KEY``, or from the instance secret in ``platform_secrets`` where none is set,
 so a copy of the table alone signs nothing. The key's id is bound into the encryption as

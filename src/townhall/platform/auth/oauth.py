@@ -6,7 +6,7 @@ A client authenticates with HTTP Basic or ``client_id`` and ``client_secret`` in
 some of its grants; it gets a short-lived ES256 JWT carrying the scopes granted to it in this
 environment. Errors follow RFC 6749 section 5.2 (``error`` and ``error_description`` in an
 ``application/json`` body) and also carry the fields of a Townhall problem, ``request_id``
-included (docs/adr/0013-oauth-token-errors.md). The endpoint is public and limited per client
+included (docs/adr/0015-oauth-token-errors.md). The endpoint is public and limited per client
 address, so secrets cannot be guessed at speed.
 """
 
