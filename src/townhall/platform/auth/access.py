@@ -1,8 +1,8 @@
-"""Token verification for every protected request, with the two caches that keep it cheap.
+"""Token verification for every protected request, with the three caches that keep it cheap.
 
 This module owns ``AccessControl``: given a bearer token and the scope a route needs, it answers
 with a ``Principal`` or refuses (401 ``invalid_token``, 403 ``insufficient_scope``). It keeps
-two per-process caches (docs/adr/0012-revocation-cache.md):
+three per-process caches (docs/adr/0012-revocation-cache.md):
 
 * the **verification keys**, by ``kid``: read again when a token names a key not yet known (at
   most once a second, so tokens with made-up key ids cannot make every request read the
@@ -10,6 +10,10 @@ two per-process caches (docs/adr/0012-revocation-cache.md):
 * each consumer's **current access** (enabled, grants in force, rate limits), kept for
   ``TOWNHALL_ACCESS_CACHE_SECONDS``: disabling a consumer or revoking a grant takes effect within
   that time, and a busy consumer costs one database read per worker per interval, not per call.
+* the **tokens already verified**, by their exact text: a token's signature and claims are
+  checked once per worker, and on each later use only what can change is checked again (its
+  expiry, its key's retirement, the consumer's access). Verifying an ES256 signature and
+  parsing the JWT was the largest cost of a protected request (bench/gateway.py).
 
 A token is accepted only while all hold: its signature verifies with a key that is not retired,
 it is for this instance and within its lifetime, its consumer is enabled, and the scope is both
@@ -22,12 +26,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from townhall.platform.auth.consumers import ClientAccess, consumer_access
 from townhall.platform.auth.dependencies import insufficient_scope, invalid_token
 from townhall.platform.auth.keys import SigningKeys, VerificationKey
 from townhall.platform.auth.principal import Principal
-from townhall.platform.auth.tokens import InvalidToken, unverified_key_id, verify_token
+from townhall.platform.auth.tokens import (
+    LEEWAY_SECONDS,
+    InvalidToken,
+    TokenClaims,
+    unverified_key_id,
+    verify_token,
+)
 from townhall.platform.db import Database
 from townhall.platform.ratelimit import RateLimitPolicy
 from townhall.settings import Settings
@@ -36,6 +47,15 @@ KEY_REFRESH_SECONDS = 30.0
 # Made-up key ids must not turn every request into a database read.
 UNKNOWN_KEY_REFRESH_SECONDS = 1.0
 MAX_CACHED_CONSUMERS = 100_000
+# Tokens live minutes, so a busy instance holds a few thousand at once (about 1 kB each here).
+MAX_VERIFIED_TOKENS = 20_000
+_LEEWAY = timedelta(seconds=LEEWAY_SECONDS)
+
+
+@dataclass(frozen=True)
+class _VerifiedToken:
+    claims: TokenClaims
+    kid: str
 
 
 @dataclass(frozen=True)
@@ -54,26 +74,22 @@ class AccessControl:
         keys: SigningKeys,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.database = database
         self.keys = keys
         self._monotonic = monotonic
+        self._now = now
         self._lock = threading.Lock()
         self._verification_keys: dict[str, VerificationKey] = {}
         self._keys_read_at: float | None = None
         self._access: dict[str, _CachedAccess] = {}
+        self._verified: dict[str, _VerifiedToken] = {}
 
     def authenticate(self, token: str, scope: str) -> Principal:
         """The principal for ``token`` if it may use ``scope`` now; 401 or 403 otherwise."""
-        try:
-            kid = unverified_key_id(token)
-            key = self._verification_key(kid)
-            if key is None:
-                raise invalid_token("the token was signed by a key this instance does not hold")
-            claims = verify_token(token, key, self.settings)
-        except InvalidToken as exc:
-            raise invalid_token(str(exc)) from exc
+        claims = self._verified_claims(token)
         access = self.current_access(claims.consumer_id)
         if access is None:
             raise invalid_token("the consumer is disabled or no longer exists")
@@ -95,6 +111,57 @@ class AccessControl:
             token_id=claims.token_id,
             expires_at=claims.expires_at,
         )
+
+    def _verified_claims(self, token: str) -> TokenClaims:
+        """The claims of ``token``, whose signature is checked the first time this worker sees it.
+
+        A token already verified is the same text, so only what time can change is checked again:
+        its expiry (with the same leeway as verification) and whether its key is still held and
+        not retired (through the same key cache as verification).
+        """
+        with self._lock:
+            seen = self._verified.get(token)
+        now = self._now()
+        if seen is not None:
+            key = self._verification_key(seen.kid)
+            if key is None:
+                self._forget_token(token)
+                raise invalid_token("the token was signed by a key this instance does not hold")
+            if key.retire_after is not None and now >= key.retire_after:
+                self._forget_token(token)
+                raise invalid_token("the key that signed the token is retired")
+            if now >= seen.claims.expires_at + _LEEWAY:
+                self._forget_token(token)
+                raise invalid_token("the token has expired")
+            return seen.claims
+        try:
+            kid = unverified_key_id(token)
+            key = self._verification_key(kid)
+            if key is None:
+                raise invalid_token("the token was signed by a key this instance does not hold")
+            claims = verify_token(token, key, self.settings, now=now)
+        except InvalidToken as exc:
+            raise invalid_token(str(exc)) from exc
+        with self._lock:
+            if len(self._verified) >= MAX_VERIFIED_TOKENS:
+                self._forget_expired_tokens(now)
+            self._verified[token] = _VerifiedToken(claims=claims, kid=kid)
+        return claims
+
+    def _forget_token(self, token: str) -> None:
+        with self._lock:
+            self._verified.pop(token, None)
+
+    def _forget_expired_tokens(self, now: datetime) -> None:
+        # Called with the lock held. Tokens that cannot pass again go first; if every one still
+        # could, all go: the cost is one signature check each on their next use.
+        expired = [
+            t for t, seen in self._verified.items() if now >= seen.claims.expires_at + _LEEWAY
+        ]
+        for token in expired:
+            del self._verified[token]
+        if len(self._verified) >= MAX_VERIFIED_TOKENS:
+            self._verified.clear()
 
     def policies_for(self, principal: Principal) -> list[RateLimitPolicy]:
         """The consumer's own rate limit and quota where set, the instance's otherwise."""
