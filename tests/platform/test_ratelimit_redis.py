@@ -337,7 +337,15 @@ def test_a_redis_url_without_the_extra_is_refused_with_the_fix(
 
 
 def test_the_embedded_default_counts_in_process(settings: Settings) -> None:
-    assert isinstance(create_app(settings).state.townhall.rate_limiter.store, InProcessStore)
+    store = create_app(settings).state.townhall.rate_limiter.store
+    assert isinstance(store, InProcessStore)
+    assert not store.blocking  # may be asked from the event loop
+
+
+def test_the_redis_store_says_it_waits() -> None:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{closed_port()}/0")
+    assert store.blocking  # so require() asks it from the threadpool
+    store.close()
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "127.0.0.1:6379", "postgresql://x/y"])

@@ -58,6 +58,10 @@ class Decision:
 class RateLimitStore(Protocol):
     """Where GCRA keeps each key's theoretical arrival time."""
 
+    # Whether a check waits on another process (a network round trip): such a store is never
+    # asked from the event loop.
+    blocking: bool
+
     def check(self, key: str, policy: RateLimitPolicy, now: float) -> Decision:
         """Count one request for ``key`` under ``policy`` if it is allowed, and say so."""
         ...
@@ -94,6 +98,8 @@ def decide(policy: RateLimitPolicy, stored_tat: float | None, now: float) -> tup
 
 class InProcessStore:
     """Counts in this process's memory: right for one worker, per worker for several."""
+
+    blocking = False
 
     def __init__(self, max_keys: int = 100_000) -> None:
         self._arrivals: dict[tuple[str, str], float] = {}

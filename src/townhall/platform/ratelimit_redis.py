@@ -70,6 +70,8 @@ return {1, stored}
 class RedisStore:
     """GCRA arrival times in Redis, shared by every process that uses the same keys."""
 
+    blocking = True  # a round trip to Redis: checked in the threadpool, never on the event loop
+
     def __init__(
         self,
         client: redis.Redis,

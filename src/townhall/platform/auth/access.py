@@ -90,27 +90,36 @@ class AccessControl:
     def authenticate(self, token: str, scope: str) -> Principal:
         """The principal for ``token`` if it may use ``scope`` now; 401 or 403 otherwise."""
         claims = self._verified_claims(token)
-        access = self.current_access(claims.consumer_id)
-        if access is None:
-            raise invalid_token("the consumer is disabled or no longer exists")
-        if scope not in claims.scopes:
-            raise insufficient_scope(
-                scope, f"This operation needs the scope {scope}, which the token does not carry."
-            )
-        granted = {grant.scope for grant in access.grants}
-        if scope not in granted:
-            raise insufficient_scope(
-                scope,
-                f"The grant of the scope {scope} to this consumer was revoked or has expired.",
-            )
-        return Principal(
-            consumer_id=claims.consumer_id,
-            client_id=claims.client_id,
-            scopes=claims.scopes & granted,
-            purpose=claims.purpose,
-            token_id=claims.token_id,
-            expires_at=claims.expires_at,
-        )
+        return _principal(claims, self.current_access(claims.consumer_id), scope)
+
+    def authenticate_at_once(
+        self, token: str, scope: str
+    ) -> tuple[Principal, list[RateLimitPolicy]] | None:
+        """``authenticate`` and ``policies_for`` from warm caches alone, or None.
+
+        None when answering would read the database (a token not seen before, keys or the
+        consumer's access due to be read again): call ``authenticate`` off the event loop then.
+        Otherwise the same answer, refusals included, without waiting on anything.
+        """
+        monotonic = self._monotonic()
+        with self._lock:
+            seen = self._verified.get(token)
+            if seen is None:
+                return None
+            keys_read_at = self._keys_read_at
+            key = self._verification_keys.get(seen.kid)
+            cached = self._access.get(seen.claims.consumer_id)
+        if (
+            key is None
+            or keys_read_at is None
+            or monotonic - keys_read_at >= KEY_REFRESH_SECONDS
+            or cached is None
+            or monotonic - cached.fetched_at >= self.settings.access_cache_seconds
+        ):
+            return None
+        self._check_still_valid(token, seen, key)
+        principal = _principal(seen.claims, cached.access, scope)
+        return principal, self._policies(cached.access)
 
     def _verified_claims(self, token: str) -> TokenClaims:
         """The claims of ``token``, whose signature is checked the first time this worker sees it.
@@ -121,19 +130,14 @@ class AccessControl:
         """
         with self._lock:
             seen = self._verified.get(token)
-        now = self._now()
         if seen is not None:
             key = self._verification_key(seen.kid)
             if key is None:
                 self._forget_token(token)
                 raise invalid_token("the token was signed by a key this instance does not hold")
-            if key.retire_after is not None and now >= key.retire_after:
-                self._forget_token(token)
-                raise invalid_token("the key that signed the token is retired")
-            if now >= seen.claims.expires_at + _LEEWAY:
-                self._forget_token(token)
-                raise invalid_token("the token has expired")
+            self._check_still_valid(token, seen, key)
             return seen.claims
+        now = self._now()
         try:
             kid = unverified_key_id(token)
             key = self._verification_key(kid)
@@ -147,6 +151,16 @@ class AccessControl:
                 self._forget_expired_tokens(now)
             self._verified[token] = _VerifiedToken(claims=claims, kid=kid)
         return claims
+
+    def _check_still_valid(self, token: str, seen: _VerifiedToken, key: VerificationKey) -> None:
+        """Refuse a token verified before whose key has retired or which has expired since."""
+        now = self._now()
+        if key.retire_after is not None and now >= key.retire_after:
+            self._forget_token(token)
+            raise invalid_token("the key that signed the token is retired")
+        if now >= seen.claims.expires_at + _LEEWAY:
+            self._forget_token(token)
+            raise invalid_token("the token has expired")
 
     def _forget_token(self, token: str) -> None:
         with self._lock:
@@ -165,7 +179,9 @@ class AccessControl:
 
     def policies_for(self, principal: Principal) -> list[RateLimitPolicy]:
         """The consumer's own rate limit and quota where set, the instance's otherwise."""
-        access = self.current_access(principal.consumer_id)
+        return self._policies(self.current_access(principal.consumer_id))
+
+    def _policies(self, access: ClientAccess | None) -> list[RateLimitPolicy]:
         per_minute = self.settings.rate_limit_per_minute
         per_day = self.settings.quota_per_day
         if access is not None:
@@ -220,3 +236,27 @@ class AccessControl:
                 self._keys_read_at = now
             key = keys.get(kid)
         return key
+
+
+def _principal(claims: TokenClaims, access: ClientAccess | None, scope: str) -> Principal:
+    """Who calls, if the consumer is enabled and ``scope`` is in the token and still granted."""
+    if access is None:
+        raise invalid_token("the consumer is disabled or no longer exists")
+    if scope not in claims.scopes:
+        raise insufficient_scope(
+            scope, f"This operation needs the scope {scope}, which the token does not carry."
+        )
+    granted = {grant.scope for grant in access.grants}
+    if scope not in granted:
+        raise insufficient_scope(
+            scope,
+            f"The grant of the scope {scope} to this consumer was revoked or has expired.",
+        )
+    return Principal(
+        consumer_id=claims.consumer_id,
+        client_id=claims.client_id,
+        scopes=claims.scopes & granted,
+        purpose=claims.purpose,
+        token_id=claims.token_id,
+        expires_at=claims.expires_at,
+    )

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from townhall.errors import Forbidden, TooManyRequests, TownhallError, Unauthenticated
 from townhall.platform.auth.principal import Principal
-from townhall.platform.ratelimit import RateLimitPolicy, client_address, enforce
+from townhall.platform.ratelimit import RateLimiter, RateLimitPolicy, client_address, enforce
 
 AccessKind = Literal["public", "scope", "staff", "resident"]
 ACCESS_ATTRIBUTE = "__townhall_access__"
@@ -136,6 +136,12 @@ class TokenAuthority(Protocol):
         """The rate limit and quota that apply to ``principal``'s consumer."""
         ...
 
+    def authenticate_at_once(
+        self, token: str, scope: str
+    ) -> tuple[Principal, list[RateLimitPolicy]] | None:
+        """``authenticate`` and ``policies_for`` without waiting on anything, or None if it must."""
+        ...
+
 
 AUTHORITY_STATE = "townhall_token_authority"
 
@@ -221,20 +227,32 @@ def scope_guard(scope: str) -> Callable[[Request, Response], Coroutine[Any, Any,
         if authority is None:
             # Fail closed: an app without an authority accepts no token at all.
             raise invalid_token("this instance does not verify tokens")
-        # Verification may read keys or grants from the database: keep it off the event loop.
-        principal = await run_in_threadpool(authority.authenticate, token, scope)
+        limiter: RateLimiter = request.app.state.townhall.rate_limiter
         state = request.scope.setdefault("state", {})
-        # Idempotency keys and logs belong to the consumer from here on.
-        state["principal"] = principal.consumer_id
-        # An operation needing two scopes is still one request against the consumer's limit.
-        if not state.get(COUNTED_STATE):
-            state[COUNTED_STATE] = True
-            enforce(
-                request.app.state.townhall.rate_limiter,
-                response,
-                key=f"consumer:{principal.consumer_id}",
-                policies=authority.policies_for(principal),
-            )
+
+        def admit(principal: Principal, policies: Callable[[], list[RateLimitPolicy]]) -> None:
+            # Idempotency keys and logs belong to the consumer from here on.
+            state["principal"] = principal.consumer_id
+            # An operation needing two scopes is still one request against the consumer's limit.
+            if not state.get(COUNTED_STATE):
+                state[COUNTED_STATE] = True
+                key = f"consumer:{principal.consumer_id}"
+                enforce(limiter, response, key=key, policies=policies())
+
+        def check() -> Principal:
+            principal = authority.authenticate(token, scope)
+            admit(principal, lambda: authority.policies_for(principal))
+            return principal
+
+        # With warm caches and limits counted in this process nothing waits, so the check runs
+        # here: a threadpool hop would cost more than the check (bench/gateway.py).
+        at_once = None if limiter.store.blocking else authority.authenticate_at_once(token, scope)
+        if at_once is None:
+            # Verification may read keys or grants from the database, and a shared store counts
+            # over the network: keep both off the event loop.
+            return await run_in_threadpool(check)
+        principal, policies = at_once
+        admit(principal, lambda: policies)
         return principal
 
     guard.__name__ = f"require_{scope.replace(':', '_').replace('-', '_')}"
