@@ -41,6 +41,9 @@ Townhall serves a council's core records through one set of conventions.
   `cursor` back to get the next page, and `limit` (1 to 200, default 50) to size it.
 * Mutable resources carry an `ETag`; changes need `If-Match`.
 * Creates accept an `Idempotency-Key` header so a retried request creates one thing.
+* Operations need a bearer token carrying their scope: exchange a client id and secret for one
+  at `/oauth/token` (OAuth 2.0 client credentials). Tokens last minutes; the keys that sign them
+  are at `/.well-known/jwks.json`.
 """
 
 
