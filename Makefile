@@ -54,6 +54,7 @@ format: install  ## Fix formatting and the lint findings that can be fixed safel
 
 bench: install  ## Run the benchmarks and print their figures
 	$(BIN)/python bench/borough.py
+	$(BIN)/python bench/gateway.py
 
 docs: install  ## Regenerate the settings and CLI references from the code
 	$(BIN)/townhall docs generate
