@@ -99,23 +99,26 @@ def test_a_burst_then_refusal_then_the_steady_rate(store: RedisStore) -> None:
     assert not store.is_down
 
 
+# Small quotas, so that refusals (by the first policy, or a later one) are common.
 POLICIES = [
-    PER_MINUTE,
-    RateLimitPolicy(name="per-second", quota=3, window=1),
-    RateLimitPolicy(name="per-day", quota=7, window=86_400),
+    RateLimitPolicy(name="per-minute", quota=3, window=60),
+    RateLimitPolicy(name="per-second", quota=2, window=1),
+    RateLimitPolicy(name="per-day", quota=5, window=86_400),
 ]
+ADVANCES = [0.0, 0.001, 0.2, 0.3333, 0.5, 1.0, 19.999, 20.0, 20.001, 61.0, 90_000.0]
 
 
 @hypothesis_settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     steps=st.lists(
         st.tuples(
-            st.sampled_from([0.0, 0.001, 0.2, 0.3333, 1.0, 11.999, 12.0, 12.001, 61.0, 90_000.0]),
+            st.one_of(st.just(0.0), st.sampled_from(ADVANCES)),
             st.sampled_from(["a", "b"]),
             st.integers(min_value=1, max_value=len(POLICIES)),
         ),
+        min_size=4,
         max_size=40,
     )
 )
@@ -134,6 +137,18 @@ def test_every_decision_equals_the_in_process_stores(
             assert shared.check(key, policies) == in_memory.check(key, policies)
     finally:
         in_redis.close()
+
+
+def test_a_refusal_leaves_the_later_policies_uncounted(store: RedisStore) -> None:
+    limiter = RateLimiter(store, Clock())
+    per_minute = RateLimitPolicy(name="per-minute", quota=1, window=60)
+    per_day = RateLimitPolicy(name="per-day", quota=7, window=86_400)
+    first = limiter.check("c1", [per_minute, per_day])
+    assert [d.allowed for d in first] == [True, True]
+    for _ in range(3):
+        assert [d.allowed for d in limiter.check("c1", [per_minute, per_day])] == [False]
+    # Only the one request that got through was counted against the day.
+    assert limiter.check("c1", [per_day])[0].remaining == 5
 
 
 def test_two_workers_on_one_key_share_one_quota(redis_url: str, prefix: str) -> None:

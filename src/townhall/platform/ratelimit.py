@@ -62,8 +62,13 @@ class RateLimitStore(Protocol):
     # asked from the event loop.
     blocking: bool
 
-    def check(self, key: str, policy: RateLimitPolicy, now: float) -> Decision:
-        """Count one request for ``key`` under ``policy`` if it is allowed, and say so."""
+    def check(self, key: str, policies: Sequence[RateLimitPolicy], now: float) -> list[Decision]:
+        """Count one request for ``key`` under each policy in turn, up to the first that refuses.
+
+        One call for every policy of a request, so a store across the network answers in one
+        round trip; the policies before a refusal have counted the request, as they would have
+        one at a time.
+        """
         ...
 
 
@@ -106,15 +111,19 @@ class InProcessStore:
         self._lock = threading.Lock()
         self._max_keys = max_keys
 
-    def check(self, key: str, policy: RateLimitPolicy, now: float) -> Decision:
-        slot = (policy.name, key)
+    def check(self, key: str, policies: Sequence[RateLimitPolicy], now: float) -> list[Decision]:
+        decisions = []
         with self._lock:
-            decision, tat = decide(policy, self._arrivals.get(slot), now)
-            if decision.allowed:
+            for policy in policies:
+                slot = (policy.name, key)
+                decision, tat = decide(policy, self._arrivals.get(slot), now)
+                decisions.append(decision)
+                if not decision.allowed:
+                    break
                 if len(self._arrivals) >= self._max_keys:
                     self._forget_idle(now)
                 self._arrivals[slot] = tat
-        return decision
+        return decisions
 
     def _forget_idle(self, now: float) -> None:
         # A key whose arrival time has passed has its full quota back: forgetting it is exact.
@@ -131,14 +140,7 @@ class RateLimiter:
 
     def check(self, key: str, policies: Sequence[RateLimitPolicy]) -> list[Decision]:
         """Decisions for one request under every policy, stopping at the first refusal."""
-        now = self.clock()
-        decisions = []
-        for policy in policies:
-            decision = self.store.check(key, policy, now)
-            decisions.append(decision)
-            if not decision.allowed:
-                break
-        return decisions
+        return self.store.check(key, policies, self.clock())
 
 
 def enforce(

@@ -1,7 +1,8 @@
 """Rate limits counted in Redis, so every worker and machine of an instance shares one quota.
 
 This module owns the Redis backend of ``townhall.platform.ratelimit``: a ``RateLimitStore`` that
-makes the same GCRA decision as ``decide()``, atomically, with one Lua script run by EVALSHA.
+makes the same GCRA decisions as ``decide()``, atomically, with one Lua script run by EVALSHA
+for all the policies of a request (one round trip).
 It needs the ``redis`` extra and is imported only when ``TOWNHALL_REDIS_URL`` is set; the embedded
 default never loads it. It must not decide anything ``decide()`` does not: the script only reads,
 compares and writes the key's arrival time, and the numbers a caller sees (remaining, reset,
@@ -19,6 +20,7 @@ and tries Redis again after ``retry_after`` seconds; see the ADR for why not fai
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import redis
 from redis.backoff import NoBackoff
@@ -43,27 +45,36 @@ EXPIRY_MARGIN_MS = 1000
 # request should not wait longer than this to find out.
 SOCKET_TIMEOUT_SECONDS = 0.25
 
-# Line for line the arithmetic of ``decide()``, on the same IEEE doubles: ``now``, the interval
-# and the window arrive as Python's round-trip ``repr`` and the arrival time is stored with 17
-# significant digits, so Lua and Python hold identical numbers. Returns whether the request was
-# allowed and the arrival time it was judged against (nil when the key was idle), as a string:
-# Redis would truncate a Lua number to an integer.
+# Line for line the arithmetic of ``decide()``, for each policy of a request in turn (one key
+# each), up to the first that refuses it, as ``InProcessStore.check`` does. ``now``, the
+# intervals and windows arrive as Python's round-trip ``repr`` and arrival times are stored with
+# 17 significant digits, so Lua and Python hold identical doubles. Returns, per policy checked,
+# whether it allowed the request and the arrival time it was judged against ('' when the key was
+# idle), as strings: Redis would truncate a Lua number to an integer.
 GCRA_SCRIPT = """
-local stored = redis.call('GET', KEYS[1])
 local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
-local tat = now
-if stored then
-  tat = math.max(tonumber(stored), now)
+local margin = tonumber(ARGV[2])
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i + 1])
+  local window = tonumber(ARGV[2 * i + 2])
+  local stored = redis.call('GET', key)
+  local tat = now
+  if stored then
+    tat = math.max(tonumber(stored), now)
+  end
+  local new_tat = tat + interval
+  if now < new_tat - window then
+    answers[#answers + 1] = '0'
+    answers[#answers + 1] = stored or ''
+    return answers
+  end
+  local ttl = math.ceil((new_tat - now) * 1000) + margin
+  redis.call('SET', key, string.format('%.17g', new_tat), 'PX', ttl)
+  answers[#answers + 1] = '1'
+  answers[#answers + 1] = stored or ''
 end
-local new_tat = tat + interval
-if now < new_tat - window then
-  return {0, stored}
-end
-local ttl = math.ceil((new_tat - now) * 1000) + tonumber(ARGV[4])
-redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX', ttl)
-return {1, stored}
+return answers
 """
 
 
@@ -109,32 +120,33 @@ class RedisStore:
         """Whether the last attempt at Redis failed, so checks are counted in this process."""
         return self._down_until is not None
 
-    def check(self, key: str, policy: RateLimitPolicy, now: float) -> Decision:
+    def check(self, key: str, policies: Sequence[RateLimitPolicy], now: float) -> list[Decision]:
         down_until = self._down_until
         if down_until is not None and now < down_until:
-            return self._fallback.check(key, policy, now)
+            return self._fallback.check(key, policies, now)
+        arguments: list[str | int] = [repr(now), EXPIRY_MARGIN_MS]
+        for policy in policies:
+            arguments += [repr(policy.interval), repr(float(policy.window))]
         try:
-            allowed, stored = self._script(
-                keys=[f"{self._prefix}{policy.name}:{key}"],
-                args=[
-                    repr(now),
-                    repr(policy.interval),
-                    repr(float(policy.window)),
-                    EXPIRY_MARGIN_MS,
-                ],
+            answers = self._script(
+                keys=[f"{self._prefix}{policy.name}:{key}" for policy in policies],
+                args=arguments,
             )
         except redis.RedisError as exc:
             self._went_down(now, exc)
-            return self._fallback.check(key, policy, now)
+            return self._fallback.check(key, policies, now)
         if down_until is not None:
             self._came_back()
-        decision, _ = decide(policy, float(stored) if stored is not None else None, now)
-        # Cannot happen while the script mirrors decide() (a property test compares them); if it
-        # ever does, a loud error beats headers that contradict what was counted.
-        if decision.allowed != bool(allowed):
-            msg = "the Redis GCRA script and decide() disagree"
-            raise RuntimeError(msg)
-        return decision
+        decisions = []
+        for policy, (allowed, stored) in zip(policies, _pairs(answers), strict=False):
+            decision, _ = decide(policy, float(stored) if stored else None, now)
+            # Cannot happen while the script mirrors decide() (a property test compares them);
+            # if it ever does, a loud error beats headers that contradict what was counted.
+            if decision.allowed != (allowed == b"1"):
+                msg = "the Redis GCRA script and decide() disagree"
+                raise RuntimeError(msg)
+            decisions.append(decision)
+        return decisions
 
     def close(self) -> None:
         """Close the connections to Redis."""
@@ -159,3 +171,8 @@ class RedisStore:
             self._down_until = None
         if was_down:
             log.info("rate_limit_store_available", counting="redis")
+
+
+def _pairs(answers: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """The script's flat answer as (allowed, stored arrival time) per policy checked."""
+    return list(zip(answers[0::2], answers[1::2], strict=True))
