@@ -390,3 +390,44 @@ def test_a_request_counts_once_against_the_limit_however_many_scopes_it_needs(
 def test_require_gives_one_guard_per_scope() -> None:
     assert require(READ).dependency is require(READ).dependency
     assert require(READ).dependency is not require(WRITE).dependency
+
+
+def test_an_idempotency_key_belongs_to_the_consumer_not_the_token(
+    guarded: TestClient, tokens: TokenIssuer
+) -> None:
+    consumer = tokens.register([READ, WRITE])
+    first, second = tokens(consumer=consumer), tokens(consumer=consumer)
+    assert first != second
+    key = {"Idempotency-Key": "3f1c9e2a-create-once"}
+
+    created = guarded.post("/api/v1/guarded", headers={**bearer(first), **key})
+    retried = guarded.post("/api/v1/guarded", headers={**bearer(second), **key})
+
+    assert created.status_code == 201
+    assert retried.headers.get("idempotent-replayed") == "true"
+    assert retried.json() == created.json()
+    # Another consumer with the same key is another request.
+    stranger = tokens([WRITE])
+    other = guarded.post("/api/v1/guarded", headers={**bearer(stranger), **key})
+    assert other.status_code == 201
+    assert "idempotent-replayed" not in other.headers
+
+
+def test_a_refused_caller_never_reaches_the_idempotency_store(
+    guarded: TestClient, tokens: TokenIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = guarded.app.state.townhall.idempotency  # type: ignore[attr-defined]
+    reserved: list[str] = []
+    real = store.reserve
+
+    def counted(principal: str, key: str, request_fingerprint: str) -> Any:
+        reserved.append(principal)
+        return real(principal, key, request_fingerprint)
+
+    monkeypatch.setattr(store, "reserve", counted)
+    key = {"Idempotency-Key": "9b2e-anonymous"}
+    _refusal(guarded.post("/api/v1/guarded", headers=key), 401)
+    _refusal(guarded.post("/api/v1/guarded", headers={**bearer(tokens([READ])), **key}), 403)
+    assert reserved == []
+    # A malformed key is still a 400, whoever sends it.
+    assert guarded.post("/api/v1/guarded", headers={"Idempotency-Key": "has spaces"}).status_code == 400

@@ -5,8 +5,11 @@ This module owns the conventions that apply per route rather than per app:
 * request bodies are at most ``TOWNHALL_MAX_REQUEST_BODY_BYTES`` (413 beyond) and must be JSON
   (``application/json``, or ``application/merge-patch+json`` for PATCH): anything else is a 415,
   not a confusing validation error;
+* access guards (``require(scope)`` and the other markers of ``townhall.platform.auth``) run
+  before every other dependency, so a caller who may not call an operation learns nothing else;
 * POST accepts ``Idempotency-Key`` (``townhall.platform.http.idempotency``): the header is
-  documented on the operation and a retried create replays the first answer;
+  documented on the operation and a retried create replays the first answer. The key is
+  reserved after the access guards, so it belongs to the consumer, not to one token;
 * every operation declares the errors these rules can produce, so the OpenAPI document is
   complete without each router repeating them.
 
@@ -50,8 +53,20 @@ MERGE_PATCH_MEDIA_TYPES = frozenset({"application/json", "application/merge-patc
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-async def _document_idempotency_key(
-    idempotency_key: Annotated[
+class _Replay(Exception):
+    """Raised by the reservation when the key already has an answer, which ApiRoute replays."""
+
+    def __init__(self, answer: StoredAnswer) -> None:
+        super().__init__("idempotent replay")
+        self.answer = answer
+
+
+_RESERVATION = "townhall_idempotency_reservation"
+
+
+async def _reserve_idempotency_key(
+    request: Request,
+    _idempotency_key: Annotated[
         str | None,
         Header(
             alias=IDEMPOTENCY_HEADER,
@@ -64,7 +79,24 @@ async def _document_idempotency_key(
         ),
     ] = None,
 ) -> None:
-    """Declares the header in the OpenAPI document; ApiRoute does the work (async: no hop)."""
+    """Reserve the key for the caller, or replay its first answer (the header is documented here).
+
+    A dependency, so that it runs after the access guards (``ApiRoute`` puts those first): the
+    key then belongs to the consumer ``require`` found, not to one token, and a caller who may
+    not make the request never reaches the store.
+    """
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if request.method != "POST" or key is None:
+        return
+    store: IdempotencyStore = request.app.state.townhall.idempotency
+    principal = principal_of(request)
+    request_fingerprint = fingerprint(
+        request.method, request.url.path, request.url.query, await request.body()
+    )
+    stored = await run_in_threadpool(store.reserve, principal, check_key(key), request_fingerprint)
+    if stored is not None:
+        raise _Replay(stored)
+    request.scope.setdefault("state", {})[_RESERVATION] = (principal, key)
 
 
 class ApiRoute(APIRoute):
@@ -80,7 +112,7 @@ class ApiRoute(APIRoute):
         if "POST" in methods:
             kwargs["dependencies"] = [
                 *(kwargs.get("dependencies") or []),
-                Depends(_document_idempotency_key),
+                Depends(_reserve_idempotency_key),
             ]
             errors += [InvalidHeader, IdempotencyKeyInFlight, IdempotencyKeyReused]
         declared = error_responses(*errors)
@@ -103,7 +135,8 @@ class ApiRoute(APIRoute):
                     _check_media_type(request, accepted)
             key = request.headers.get(IDEMPOTENCY_HEADER)
             if request.method == "POST" and key is not None:
-                return await _idempotent(request, check_key(key), handler)
+                check_key(key)  # a malformed key is a 400 before anything else
+                return await _idempotent(request, handler)
             return await handler(request)
 
         return route_handler
@@ -139,22 +172,22 @@ def principal_of(request: Request) -> str:
 
 async def _idempotent(
     request: Request,
-    key: str,
     handler: Callable[[Request], Coroutine[Any, Any, Response]],
 ) -> Response:
     store: IdempotencyStore = request.app.state.townhall.idempotency
-    principal = principal_of(request)
-    request_fingerprint = fingerprint(
-        request.method, request.url.path, request.url.query, await request.body()
-    )
-    stored = await run_in_threadpool(store.reserve, principal, key, request_fingerprint)
-    if stored is not None:
-        return _replay(stored)
     try:
         response = await handler(request)
+    except _Replay as replay:
+        return _replay(replay.answer)
     except BaseException:
-        await run_in_threadpool(store.release, principal, key)
+        reserved = request.scope.get("state", {}).get(_RESERVATION)
+        if reserved is not None:
+            await run_in_threadpool(store.release, *reserved)
         raise
+    reserved = request.scope.get("state", {}).get(_RESERVATION)
+    if reserved is None:  # pragma: no cover - the reservation runs before every endpoint
+        return response
+    principal, key = reserved
     if response.status_code >= 500 or not hasattr(response, "body"):
         await run_in_threadpool(store.release, principal, key)
         return response
