@@ -430,4 +430,7 @@ def test_a_refused_caller_never_reaches_the_idempotency_store(
     _refusal(guarded.post("/api/v1/guarded", headers={**bearer(tokens([READ])), **key}), 403)
     assert reserved == []
     # A malformed key is still a 400, whoever sends it.
-    assert guarded.post("/api/v1/guarded", headers={"Idempotency-Key": "has spaces"}).status_code == 400
+    assert (
+        guarded.post("/api/v1/guarded", headers={"Idempotency-Key": "has spaces"}).status_code
+        == 400
+    )
