@@ -21,13 +21,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from tests.tokens import TokenIssuer, bearer, forge_token, key_id
 from townhall.app import create_app
 from townhall.platform.auth.consumers import disable_consumer
-from townhall.platform.auth.dependencies import every_route, route_access
+from townhall.platform.auth.dependencies import (
+    Access,
+    every_route,
+    mark_access,
+    require,
+    route_access,
+)
 from townhall.platform.auth.keys import instance_signing_keys
 from townhall.platform.auth.principal import Principal
 from townhall.platform.auth.scopes import scope_names
@@ -129,7 +135,7 @@ def test_the_walk_finds_a_route_that_forgot_its_guard(settings: Settings) -> Non
         return []
 
     @router.get("/guarded")
-    def guarded(_principal: Annotated[Principal, require_scope()]) -> list[str]:
+    def guarded(_principal: Annotated[Principal, require("consumers:read")]) -> list[str]:
         return []
 
     app = create_app(settings)
@@ -142,12 +148,6 @@ def test_the_walk_finds_a_route_that_forgot_its_guard(settings: Settings) -> Non
         )
         in operations
     )
-
-
-def require_scope() -> Any:
-    from townhall.platform.auth.dependencies import require
-
-    return require("consumers:read")
 
 
 def _protected(app: FastAPI) -> list[Operation]:
@@ -169,29 +169,39 @@ def test_a_protected_route_refuses_a_missing_forged_or_expired_token(
     walk_settings: Settings,
     database: Database,
 ) -> None:
-    genuine = walk_tokens(sorted(scope_names()))
-    kid = key_id(genuine)
-    signing = instance_signing_keys(walk_settings, database).signing_key(900)
+    assert bad_token_failures(walked_app, walk_client, walk_tokens, walk_settings, database) == []
+
+
+def bad_token_failures(
+    app: FastAPI,
+    client: TestClient,
+    tokens: TokenIssuer,
+    settings: Settings,
+    database: Database,
+) -> list[str]:
+    """Scope-protected operations that do not answer a missing, forged or expired token 401."""
+    kid = key_id(tokens(sorted(scope_names())))
+    signing = instance_signing_keys(settings, database).signing_key(900)
     failures = []
-    for operation in _protected(walked_app):
-        forged = forge_token(walk_settings, kid=kid, scopes=operation.scopes)
+    for operation in _protected(app):
+        forged = forge_token(settings, kid=kid, scopes=operation.scopes)
         expired = forge_token(
-            walk_settings,
+            settings,
             kid=signing.kid,
             key=signing.private_key,
             scopes=operation.scopes,
             now=datetime.now(UTC) - timedelta(hours=2),
         )
         answers = {
-            "no token": _call(walk_client, operation),
-            "forged signature": _call(walk_client, operation, forged),
-            "expired token": _call(walk_client, operation, expired),
+            "no token": _call(client, operation),
+            "forged signature": _call(client, operation, forged),
+            "expired token": _call(client, operation, expired),
         }
         for case, answer in answers.items():
             challenge = answer.headers.get("www-authenticate", "")
             if answer.status_code != 401 or not challenge.startswith('Bearer realm="townhall"'):
                 failures.append(f"{operation.label} with {case}: {answer.status_code}")
-    assert failures == []
+    return failures
 
 
 def test_a_protected_route_refuses_a_token_without_its_scope(
@@ -250,10 +260,6 @@ def test_the_walk_catches_a_guard_that_lets_everyone_in(
     settings: Settings, database: Database
 ) -> None:
     # A guard marked as a scope but checking nothing must fail the refusal checks.
-    from fastapi import Depends
-
-    from townhall.platform.auth.dependencies import Access, mark_access
-
     def lets_everyone_in() -> None:
         """Claims to need a scope; checks nothing."""
 
@@ -266,6 +272,11 @@ def test_the_walk_catches_a_guard_that_lets_everyone_in(
 
     app = create_app(settings)
     app.include_router(router)
-    [operation] = [op for op in _protected(app) if op.path == "/api/v1/leaky"]
     with TestClient(app) as client:
-        assert _call(client, operation).status_code == 200
+        tokens = TokenIssuer(client=client, database=database)
+        failures = bad_token_failures(app, client, tokens, settings, database)
+    assert failures == [
+        "GET /api/v1/leaky with no token: 200",
+        "GET /api/v1/leaky with forged signature: 200",
+        "GET /api/v1/leaky with expired token: 200",
+    ]

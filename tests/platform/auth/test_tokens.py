@@ -15,7 +15,12 @@ from fastapi.testclient import TestClient
 from tests.platform.auth.factories import register_consumer
 from tests.tokens import TokenIssuer, bearer, forge_token, request_token, unverified_claims
 from townhall.app import create_app
-from townhall.platform.auth.consumers import ClientAccess, GrantView, RegisteredConsumer
+from townhall.platform.auth.consumers import (
+    ClientAccess,
+    GrantView,
+    RegisteredConsumer,
+    disable_consumer,
+)
 from townhall.platform.auth.grants import NewGrant, grant_scope
 from townhall.platform.auth.keys import SigningKeys, VerificationKey
 from townhall.platform.auth.oauth import OAuthError, read_token_request, token_for
@@ -191,8 +196,6 @@ def test_no_client_authentication_is_invalid_client(client: TestClient) -> None:
 def test_a_disabled_consumer_gets_no_token(
     client: TestClient, consumer: RegisteredConsumer, database: Database
 ) -> None:
-    from townhall.platform.auth.consumers import disable_consumer
-
     disable_consumer(database, consumer.consumer.id, actor="cli:test")
     response = client.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=_basic(consumer)
@@ -284,7 +287,7 @@ def test_the_key_set_publishes_the_key_that_verifies_tokens(
     assert claims["scope"] == "consumers:read"
 
 
-def test_the_key_set_and_token_endpoint_need_no_token(client: TestClient) -> None:
+def test_the_key_set_is_empty_until_the_first_token(client: TestClient) -> None:
     assert client.get("/.well-known/jwks.json").json() == {"keys": []}
 
 
