@@ -14,13 +14,16 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.failures import FailureGroup, ServerError
 from schemathesis.generation import GenerationMode
 from schemathesis.schemas import APIOperation
 
 from tests.platform.http.notes_api import drop_tables, mount_notes
+from tests.tokens import TokenIssuer, bearer
 from townhall.app import create_app
+from townhall.platform.auth.scopes import scope_names
 from townhall.platform.db import Database
 from townhall.settings import Settings
 
@@ -54,7 +57,30 @@ def _has_inputs(operation: APIOperation) -> bool:
     return any(len(parameters) for parameters in parameter_sets) or len(operation.body) > 0
 
 
-def _check_operation(operation: APIOperation, mode: GenerationMode) -> None:
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_every_operation_keeps_its_contract_for_a_consumer_holding_every_scope(
+    settings: Settings, database: Database, mode: GenerationMode
+) -> None:
+    # Limits high enough that the fuzzer exercises the operations, not the rate limiter.
+    unthrottled = settings.model_copy(
+        update={"rate_limit_per_minute": 1_000_000, "quota_per_day": 1_000_000}
+    )
+    app = create_app(unthrottled)
+    with TestClient(app) as client:
+        token = TokenIssuer(client=client, database=database)(sorted(scope_names()))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    protected = [op for op in operations if op.definition.raw.get("security")]
+    assert protected
+    for operation in protected:
+        if mode is GenerationMode.NEGATIVE and not _has_inputs(operation):
+            continue
+        _check_operation(operation, mode, headers=bearer(token))
+
+
+def _check_operation(
+    operation: APIOperation, mode: GenerationMode, headers: dict[str, str] | None = None
+) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
         max_examples=30,
@@ -73,7 +99,7 @@ def _check_operation(operation: APIOperation, mode: GenerationMode) -> None:
         if mode is GenerationMode.POSITIVE and case.query:
             # A cursor is opaque: only one the API issued is valid, which no generator can make.
             case.query.pop("cursor", None)
-        case.call_and_validate()
+        case.call_and_validate(headers=headers)
 
     check()
 

@@ -83,3 +83,12 @@ def test_idle_keys_are_forgotten_exactly_when_the_store_is_full() -> None:
     clock.now += 61
     limiter.check("c", [PER_MINUTE])
     assert limiter.check("a", [PER_MINUTE])[0].remaining == 4
+
+
+def test_a_daily_quota_counts_down_by_one_at_real_epoch_times() -> None:
+    daily = RateLimitPolicy(name="per-day", quota=500_000, window=86_400)
+    clock = Clock()
+    clock.now = 1_795_000_000.123456
+    limiter = RateLimiter(InProcessStore(), clock)
+    assert limiter.check("c1", [daily])[0].remaining == 499_999
+    assert limiter.check("c1", [daily])[0].remaining == 499_998

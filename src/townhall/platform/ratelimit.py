@@ -88,7 +88,9 @@ def decide(policy: RateLimitPolicy, stored_tat: float | None, now: float) -> tup
             ),
             tat,
         )
-    remaining = math.floor((now - allow_at) / policy.interval + 1e-9)
+    # Epoch seconds carry about 1e-7 s of float error, which a long window's small interval
+    # magnifies: round to a thousandth of a request before counting whole ones.
+    remaining = math.floor(round((now - allow_at) / policy.interval, 3))
     return (
         Decision(
             policy=policy,

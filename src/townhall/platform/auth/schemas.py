@@ -71,6 +71,16 @@ class ConsumerCreate(BaseModel):
 _NOT_NULLABLE = ("name", "enabled")
 
 
+def _never_null(schema: dict[str, Any]) -> None:
+    """Publish a merge-patch property that may be left out but not set to null."""
+    schema.pop("default", None)
+    options = [o for o in schema.pop("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        schema.update(options[0])
+    elif options:
+        schema["anyOf"] = options
+
+
 class ConsumerUpdate(BaseModel):
     """A JSON Merge Patch of a consumer: only the properties sent change.
 
@@ -80,10 +90,11 @@ class ConsumerUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    # Optional to send, but never null: the published schema says so (null is refused below).
+    name: Name | None = Field(default=None, json_schema_extra=_never_null)
     owning_team: Name | None = None
     contact_email: Email | None = None
-    enabled: bool | None = None
+    enabled: bool | None = Field(default=None, json_schema_extra=_never_null)
     rate_limit_per_minute: Limit | None = None
     quota_per_day: Limit | None = None
 
