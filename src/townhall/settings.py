@@ -10,6 +10,7 @@ from the field descriptions here, and a test fails when it is stale.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from enum import StrEnum
@@ -237,6 +238,83 @@ class Settings(BaseSettings):
         default="https://api.notifications.service.gov.uk",
         description="Base URL of the GOV.UK Notify API.",
     )
+    staff_oidc_issuer: str | None = Field(
+        default=None,
+        description=(
+            "Issuer URL of the council's OpenID Connect identity provider for staff (its "
+            "discovery document is at `<issuer>/.well-known/openid-configuration`). When set, "
+            "with the client id, secret and role mapping, the staff sign-in page offers signing "
+            "in through it (docs/adr/0016-openid-connect-sign-in.md)."
+        ),
+    )
+    staff_oidc_client_id: str | None = Field(
+        default=None,
+        description="Client id of Townhall at the staff identity provider.",
+    )
+    staff_oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Client secret of Townhall at the staff identity provider (sent as "
+            "`client_secret_post`)."
+        ),
+    )
+    staff_oidc_roles_from_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "JSON object mapping identity provider groups to Townhall roles, such as "
+            '`{"townhall-admins": "administrator", "housing": "housing_officer"}`. A person in '
+            "none of the groups is refused; one in several gets the first that matches in this "
+            "order. Their role is set again at every sign-in."
+        ),
+    )
+    staff_oidc_groups_claim: str = Field(
+        default="groups",
+        description="Name of the ID token claim listing the person's groups.",
+    )
+    staff_oidc_provider_name: str = Field(
+        default="your council account",
+        description='What the staff sign-in button names the provider: "Sign in with ...".',
+    )
+    staff_oidc_only: bool = Field(
+        default=False,
+        description=(
+            "Offer only the identity provider on the staff sign-in page, not email and password."
+        ),
+    )
+    resident_oidc_issuer: str | None = Field(
+        default=None,
+        description=(
+            "Issuer URL of the residents' OpenID Connect provider, such as GOV.UK One Login "
+            "(`https://oidc.account.gov.uk/`). When set with the client id and private key, the "
+            "resident sign-in page offers signing in through it."
+        ),
+    )
+    resident_oidc_client_id: str | None = Field(
+        default=None,
+        description="Client id of Townhall at the residents' provider.",
+    )
+    resident_oidc_private_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The RSA private key (PEM text, or the path of a PEM file) Townhall signs its "
+            "`private_key_jwt` client assertions with; the provider holds its public key."
+        ),
+    )
+    resident_oidc_scopes: str = Field(
+        default="openid email",
+        description="Scopes asked of the residents' provider.",
+    )
+    resident_oidc_vtr: str = Field(
+        default='["Cl.Cm"]',
+        description=(
+            "Vectors of trust asked of GOV.UK One Login (`vtr`); `Cl.Cm` is a medium level of "
+            "authentication without identity proving. Empty to send none."
+        ),
+    )
+    resident_oidc_provider_name: str = Field(
+        default="GOV.UK One Login",
+        description='What the resident sign-in button names the provider: "Sign in with ...".',
+    )
 
     @field_validator("council_code")
     @classmethod
@@ -280,6 +358,52 @@ class Settings(BaseSettings):
             msg = "TOWNHALL_NOTIFY_SIGN_IN_TEMPLATE_ID must be set when TOWNHALL_NOTIFY_API_KEY is"
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _oidc_is_complete(self) -> Settings:
+        staff = [self.staff_oidc_issuer, self.staff_oidc_client_id, self.staff_oidc_client_secret]
+        if any(staff) and not (all(staff) and self.staff_oidc_roles_from_groups):
+            msg = (
+                "staff OpenID Connect needs TOWNHALL_STAFF_OIDC_ISSUER, _CLIENT_ID, "
+                "_CLIENT_SECRET and _ROLES_FROM_GROUPS together"
+            )
+            raise ValueError(msg)
+        if self.staff_oidc_only and not all(staff):
+            msg = "TOWNHALL_STAFF_OIDC_ONLY needs staff OpenID Connect configured"
+            raise ValueError(msg)
+        # Imported here: the settings module is read before the models are.
+        from townhall.platform.auth.sign_in_models import StaffRole  # noqa: PLC0415
+
+        roles = {role.value for role in StaffRole}
+        unknown = sorted(set(self.staff_oidc_roles_from_groups.values()) - roles)
+        if unknown:
+            msg = f"TOWNHALL_STAFF_OIDC_ROLES_FROM_GROUPS names unknown roles: {unknown}"
+            raise ValueError(msg)
+        resident = [
+            self.resident_oidc_issuer,
+            self.resident_oidc_client_id,
+            self.resident_oidc_private_key,
+        ]
+        if any(resident) and not all(resident):
+            msg = (
+                "resident OpenID Connect needs TOWNHALL_RESIDENT_OIDC_ISSUER, _CLIENT_ID and "
+                "_PRIVATE_KEY together"
+            )
+            raise ValueError(msg)
+        return self
+
+    @field_validator("resident_oidc_vtr")
+    @classmethod
+    def _vtr_is_a_json_list(cls, value: str) -> str:
+        if value:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+                msg = 'must be a JSON list of strings, such as ["Cl.Cm"]'
+                raise ValueError(msg)
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -39,6 +39,7 @@ from townhall.platform.auth.sign_in_errors import CodeExpired, SignInRefused, Si
 from townhall.platform.auth.sign_in_models import SessionKind
 from townhall.platform.auth.staff import email_problem, normalise_email
 from townhall.platform.context import AppContext
+from townhall.portal.views_oidc import permit_provider_form
 from townhall.portal.views_sign_in import (
     FieldProblem,
     FormPage,
@@ -89,13 +90,23 @@ def build_account_router(context: AppContext, templates: Jinja2Templates) -> API
 
     @router.get(SIGN_IN, name="account_sign_in", dependencies=[public()])
     def show_sign_in(request: Request) -> Response:
-        """Ask for the email address to send a code to."""
-        if sign_in_context(request).sender is None:
+        """Ask for the email address to send a code to, or offer the residents' provider."""
+        settings = context.settings
+        email_codes = sign_in_context(request).sender is not None
+        if not email_codes and not settings.resident_oidc_issuer:
             return _unavailable(templates, request)
         viewer = identify_viewer(request)
         if viewer is not None and viewer.kind == SessionKind.RESIDENT:
             return RedirectResponse(ACCOUNT_HOME, status_code=303)
-        return render_form(templates, request, "account/sign_in.html", {"page": FormPage()})
+        permit_provider_form(request, settings.resident_oidc_issuer)
+        values = {
+            "page": FormPage(),
+            "email_codes": email_codes,
+            "oidc_name": settings.resident_oidc_provider_name
+            if settings.resident_oidc_issuer
+            else None,
+        }
+        return render_form(templates, request, "account/sign_in.html", values)
 
     @router.post(SIGN_IN, name="account_sign_in_submit", dependencies=[public()])
     def submit_email(request: Request, email: Annotated[str, Form()] = "") -> Response:

@@ -109,6 +109,7 @@ def install_sign_in(app: FastAPI, context: AppContext, templates: Jinja2Template
     """Add the staff and resident sign-in pages to ``app``, and the answers to their guards."""
     # Imported here: both import this module for its helpers.
     from townhall.portal.views_account import build_account_router  # noqa: PLC0415
+    from townhall.portal.views_oidc import build_oidc_router  # noqa: PLC0415
     from townhall.portal.views_staff import build_staff_router  # noqa: PLC0415
 
     setattr(app.state, SIGN_IN_STATE, SignInContext.build(context.settings, context.database))
@@ -129,3 +130,4 @@ def install_sign_in(app: FastAPI, context: AppContext, templates: Jinja2Template
     app.add_exception_handler(CsrfRejected, csrf_rejected)
     app.include_router(build_staff_router(context, templates))
     app.include_router(build_account_router(context, templates))
+    app.include_router(build_oidc_router(context, templates))

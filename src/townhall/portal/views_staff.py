@@ -28,6 +28,7 @@ from townhall.platform.auth.sign_in_errors import SignInRefused, SignInThrottled
 from townhall.platform.auth.sign_in_models import SessionKind
 from townhall.platform.auth.staff import email_problem, normalise_email, sign_in_staff
 from townhall.platform.context import AppContext
+from townhall.portal.views_oidc import permit_provider_form
 from townhall.portal.views_sign_in import (
     FieldProblem,
     FormPage,
@@ -50,11 +51,22 @@ def build_staff_router(context: AppContext, templates: Jinja2Templates) -> APIRo
     def sign_in_page(
         request: Request, page: FormPage, email: str = "", *, status_code: int = 200
     ) -> HTMLResponse:
+        settings = context.settings
+        permit_provider_form(request, settings.staff_oidc_issuer)
         return render_form(
             templates,
             request,
             "staff/sign_in.html",
-            {"page": page, "email": email, "signed_out": "signed-out" in request.query_params},
+            {
+                "page": page,
+                "email": email,
+                "signed_out": "signed-out" in request.query_params,
+                # Offered only when fully configured (the settings check all of it together).
+                "oidc_name": settings.staff_oidc_provider_name
+                if settings.staff_oidc_issuer
+                else None,
+                "local_sign_in": not settings.staff_oidc_only,
+            },
             status_code=status_code,
         )
 
@@ -74,6 +86,9 @@ def build_staff_router(context: AppContext, templates: Jinja2Templates) -> APIRo
     ) -> Response:
         """Check the email address and password; start a session or show what is wrong."""
         page = FormPage()
+        if context.settings.staff_oidc_only:
+            # Only the provider signs staff in: a password form posted anyway changes nothing.
+            return RedirectResponse("/staff/sign-in", status_code=303)
         normalised = normalise_email(email)
         if (problem := email_problem(normalised)) is not None:
             page.errors.append(FieldProblem("email", problem))

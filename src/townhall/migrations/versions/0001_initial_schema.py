@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:10:54.067601
+Create Date: 2026-11-22 22:48:59.522806
 """
 
 from __future__ import annotations
@@ -133,8 +133,13 @@ def upgrade() -> None:
         sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resident_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("oidc_issuer", sa.String(length=300), nullable=True),
+        sa.Column("oidc_subject", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_resident_accounts")),
         sa.UniqueConstraint("email", name=op.f("uq_auth_resident_accounts_email")),
+        sa.UniqueConstraint(
+            "oidc_issuer", "oidc_subject", name=op.f("uq_auth_resident_accounts_oidc_issuer")
+        ),
     )
     op.create_table(
         "auth_sessions",
@@ -206,8 +211,13 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_signed_in_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("oidc_issuer", sa.String(length=300), nullable=True),
+        sa.Column("oidc_subject", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_staff_accounts")),
         sa.UniqueConstraint("email", name=op.f("uq_auth_staff_accounts_email")),
+        sa.UniqueConstraint(
+            "oidc_issuer", "oidc_subject", name=op.f("uq_auth_staff_accounts_oidc_issuer")
+        ),
     )
     op.create_table(
         "demo_builds",

@@ -4,6 +4,9 @@ This module owns ``auth_staff_accounts``, ``auth_resident_accounts``, ``auth_ses
 ``auth_one_time_codes`` and ``auth_sign_in_attempts``. Only the sign-in services in
 ``townhall.platform.auth`` (``staff``, ``residents``, ``session_store``) write them.
 
+Accounts that signed in through OpenID Connect also keep the provider's issuer and subject,
+unique together, which is how they are found the next time.
+
 Nothing here can give a secret back: passwords are argon2id hashes, and session tokens, challenge
 tokens and one-time codes are kept only as keyed hashes, so a copy of the database lets nobody
 sign in as anyone.
@@ -22,6 +25,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -74,6 +78,12 @@ class StaffAccount(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_signed_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who the account is at the council's identity provider, once it has signed in through it:
+    # the subject is stable there, unlike an email address, so it is what the account is found by.
+    oidc_issuer: Mapped[str | None] = mapped_column(String(300))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
 
 
 class ResidentAccount(Base):
@@ -88,6 +98,11 @@ class ResidentAccount(Base):
     # The people domain's resident this account is, once residency is verified (a later issue).
     resident_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Who the resident is at GOV.UK One Login (or another provider), once they signed in there.
+    oidc_issuer: Mapped[str | None] = mapped_column(String(300))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
 
 
 class PortalSession(Base):

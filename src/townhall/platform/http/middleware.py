@@ -117,6 +117,10 @@ def _route_template(scope: Scope) -> str:
     return str(path) if path else "<unmatched>"
 
 
+# Request state key: origins, besides the instance, a page's forms may lead to (a list).
+CSP_FORM_ACTION_STATE = "csp_form_action"
+
+
 class SecurityHeadersMiddleware:
     """Add the security headers every response carries (OWASP secure headers baseline)."""
 
@@ -144,12 +148,15 @@ class SecurityHeadersMiddleware:
 
     def _headers(self, scope: Scope, nonce: str) -> list[tuple[bytes, bytes]]:
         path: str = scope.get("path", "")
+        # A page whose form goes on to an identity provider names it (CSP_FORM_ACTION_STATE):
+        # browsers apply form-action to the redirect after the post too.
+        form_action = " ".join(["'self'", *scope.get("state", {}).get(CSP_FORM_ACTION_STATE, ())])
         csp = (
             "default-src 'self'; "
             f"script-src 'self' 'nonce-{nonce}'; "
             "style-src 'self'; img-src 'self' data:; font-src 'self'; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'none'"
+            f"form-action {form_action}; frame-ancestors 'none'"
         )
         if path.startswith("/api/docs"):
             # The API explorer page loads its scripts from the instance and runs one inline block.
