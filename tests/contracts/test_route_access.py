@@ -24,6 +24,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
+from tests.oidc_provider import resident_client_key
 from tests.tokens import TokenIssuer, bearer, forge_token, key_id
 from townhall.app import create_app
 from townhall.platform.auth.consumers import disable_consumer
@@ -125,6 +126,28 @@ def test_every_route_is_marked_with_who_may_call_it(walked_app: FastAPI) -> None
         "GET /",
         "* /static",
     } <= public
+
+
+def test_every_route_is_marked_when_sign_in_goes_through_providers(settings: Settings) -> None:
+    # The OpenID Connect routes exist only when a provider is configured.
+    key = resident_client_key()
+    configured = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "staff_oidc_issuer": "https://staff-idp.example",
+            "staff_oidc_client_id": "townhall",
+            "staff_oidc_client_secret": "not-a-real-secret",
+            "staff_oidc_roles_from_groups": {"admins": "administrator"},
+            "resident_oidc_issuer": "https://oidc.example",
+            "resident_oidc_client_id": "townhall-residents",
+            "resident_oidc_private_key": key.private_pem,
+        }
+    )
+    without = {op.label for op in classify(create_app(settings))[0]}
+    operations, unmarked = classify(create_app(configured))
+    assert {op.label for op in operations} - without  # the providers' routes are walked too
+    assert unmarked == []
+    assert mixed_markers(operations) == []
 
 
 def test_the_walk_finds_a_route_that_forgot_its_guard(settings: Settings) -> None:
