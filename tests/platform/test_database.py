@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, text
 
+from townhall.errors import UnprocessableContent
 from townhall.platform.db import Database, normalise_url
 from townhall.platform.secrets import InstanceSecret, instance_secret
 
@@ -78,3 +79,11 @@ def test_instance_secret_is_created_once_and_shared(database: Database) -> None:
 def test_urls_choose_the_right_drivers() -> None:
     assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert normalise_url("sqlite:///x.db").drivername == "sqlite+pysqlite"
+
+
+def test_text_with_a_nul_character_is_refused_and_nothing_is_written(database: Database) -> None:
+    # PostgreSQL cannot store U+0000; both dialects refuse it the same way, as a 422.
+    with pytest.raises(UnprocessableContent, match="NUL"), database.write() as session:
+        session.add(InstanceSecret(name="a\x00b", value="v", created_at=datetime.now(UTC)))
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(InstanceSecret)) == 0

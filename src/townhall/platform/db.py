@@ -22,7 +22,7 @@ from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from townhall.errors import ServiceUnavailable
+from townhall.errors import ServiceUnavailable, UnprocessableContent
 
 # Named constraints make Alembic migrations identical on both dialects and reversible.
 NAMING_CONVENTION = {
@@ -68,9 +68,10 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
             hide_parameters=True,
         )
         _configure_sqlite(engine)
+        _refuse_nul_characters(engine)
         return engine
     try:
-        return create_engine(
+        engine = create_engine(
             parsed,
             echo=echo,
             pool_size=pool_size,
@@ -81,6 +82,29 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
         )
     except ModuleNotFoundError as exc:  # psycopg is an optional extra
         raise RuntimeError(_missing_driver_message(parsed)) from exc
+    _refuse_nul_characters(engine)
+    return engine
+
+
+def _refuse_nul_characters(engine: Engine) -> None:
+    """Refuse text holding U+0000 before it reaches the database, on both dialects.
+
+    PostgreSQL cannot store it (the driver raises, which would surface as a 500) and SQLite
+    would store what PostgreSQL could then not take: whatever input let it through, it is a
+    422 here, with nothing written.
+    """
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(
+        _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
+        rows = parameters if many else [parameters]
+        for row in rows:
+            values = row.values() if isinstance(row, dict) else row
+            if any(isinstance(value, str) and "\x00" in value for value in values or ()):
+                raise UnprocessableContent(
+                    "A text value contains the NUL character (U+0000), which cannot be stored."
+                )
 
 
 def _configure_sqlite(engine: Engine) -> None:

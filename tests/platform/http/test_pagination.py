@@ -102,7 +102,7 @@ def test_a_forged_cursor_is_a_400(notes: TestClient) -> None:
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cursor=st.text(min_size=0, max_size=200))
+@given(cursor=st.text(st.characters(exclude_characters="\x00"), min_size=0, max_size=200))
 def test_any_made_up_cursor_is_a_400_never_a_500(notes: TestClient, cursor: str) -> None:
     response = notes.get("/api/v1/notes", params={"cursor": cursor})
     assert response.status_code == 400, response.text
@@ -116,3 +116,9 @@ def test_cursors_from_another_instance_key_are_refused() -> None:
     assert mine.decode(mine.encode([10], scope="s"), scope="s") == (10,)
     with pytest.raises(InvalidCursor):
         mine.decode(token, scope="/api/v1/notes?[]")
+
+
+def test_a_cursor_holding_a_nul_character_fails_validation(notes: TestClient) -> None:
+    response = notes.get("/api/v1/notes", params={"cursor": "abc\x00"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query"

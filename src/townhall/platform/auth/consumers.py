@@ -23,6 +23,7 @@ from townhall.errors import NotFound, UnprocessableContent
 from townhall.platform.auth import client_secrets
 from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.credentials import (
+    looks_like_client_id,
     new_client_id,
     new_id,
     new_secret,
@@ -265,6 +266,10 @@ def verify_client_secret(
     saying which. An unknown client id costs as much time as a known one.
     """
     now = datetime.now(UTC)
+    if not looks_like_client_id(client_id):
+        # Never reaches the database: anything may arrive here, NUL characters included.
+        spend_verification_time(client_secret)
+        return None
     with database.read() as session:
         consumer = session.scalar(select(Consumer).where(Consumer.client_id == client_id))
         if consumer is None:

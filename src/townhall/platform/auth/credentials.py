@@ -8,6 +8,7 @@ Only its argon2id hash is kept: a copy of the database gives nobody a usable sec
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from functools import cache
@@ -17,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 SECRET_PREFIX = "thsec_"  # noqa: S105 (a prefix, not a secret)
 CLIENT_ID_PREFIX = "thcid_"
+_CLIENT_ID_SHAPE = re.compile(re.escape(CLIENT_ID_PREFIX) + "[0-9a-f]{24}")
 _ALPHABET = string.ascii_letters + string.digits
 # 43 characters of 62 give 256 bits: far beyond guessing, whatever the hash's cost.
 _SECRET_LENGTH = 43
@@ -38,6 +40,11 @@ def _dummy_hash() -> str:
 def new_id(prefix: str) -> str:
     """An opaque identifier such as ``con_3f9a0c1d2b4e5f60``: 64 random bits after a prefix."""
     return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def looks_like_client_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an id ``new_client_id`` gives out."""
+    return _CLIENT_ID_SHAPE.fullmatch(text) is not None
 
 
 def new_client_id() -> str:

@@ -20,14 +20,16 @@ from townhall.platform.auth.grants import GrantRecord
 from townhall.platform.auth.models import ConsumerKind, EnvironmentName
 from townhall.platform.auth.scopes import SCOPE_SYNTAX
 
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+# Some visible text, and no NUL (U+0000), which no database here can store.
+VISIBLE_TEXT = r"^[^\x00]*\S[^\x00]*$"
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=VISIBLE_TEXT)]
 # Deliberately loose: the contact is a team mailbox, checked by a person, not by a regex.
 Email = Annotated[
     str,
     Field(
         min_length=3,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+$",
+        pattern=r"^[^@\s\x00]+@[^@\s\x00]+$",
         examples=["parking@hackney.gov.uk"],
     ),
 ]
@@ -206,7 +208,7 @@ class GrantCreate(BaseModel):
     purpose: str = Field(
         min_length=1,
         max_length=500,
-        pattern=r"\S",
+        pattern=VISIBLE_TEXT,
         description="What the consumer needs the scope for, in plain words.",
         examples=["Shows residents' permit applications to parking staff."],
     )

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from townhall.errors import InvalidHeader, PreconditionFailed, PreconditionRequired
 
 # One or more quoted entity tags separated by commas, or `*` (RFC 9110 section 13.1.1).
-ENTITY_TAG_LIST = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
+ENTITY_TAG_LIST = r'^\s*(\*|(W/)?"[^"\x00]*"(\s*,\s*(W/)?"[^"\x00]*")*)\s*$'
 
 
 def etag_of(representation: BaseModel) -> str:

@@ -54,10 +54,38 @@ def install_openapi(
         for shape in shapers:
             shape(app, document)
         _shape_error_responses(document)
+        _forbid_nul_in_text(document)
         app.openapi_schema = document
         return document
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+NO_NUL = r"^[^\x00]*$"
+
+
+def _forbid_nul_in_text(document: dict[str, Any]) -> None:
+    """Say on every free string what ApiRoute enforces: no NUL characters (U+0000)."""
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(
+                node
+            ):
+                node["pattern"] = NO_NUL
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(document.get("components", {}).get("schemas", {}))
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict):
+                # Path segments are left alone: routing never matches one holding NUL, and a
+                # pattern there leaves generators no invalid value they can put in a URL.
+                visit([p for p in operation.get("parameters", []) if p.get("in") != "path"])
 
 
 def _shape_error_responses(document: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ Routers are made with ``api_router("/streets", tag="addresses")`` and mounted un
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from townhall.errors import (
     BadRequest,
+    FieldError,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidHeader,
@@ -129,10 +131,12 @@ class ApiRoute(APIRoute):
         accepted = self.accepted_media_types
 
         async def route_handler(request: Request) -> Response:
+            _refuse_nul_in_query(request)
             if accepts_body:
                 await _check_body_size(request)
                 if await request.body():
                     _check_media_type(request, accepted)
+                    _refuse_nul_in_body(await request.body())
             key = request.headers.get(IDEMPOTENCY_HEADER)
             if request.method == "POST" and key is not None:
                 check_key(key)  # a malformed key is a 400 before anything else
@@ -140,6 +144,24 @@ class ApiRoute(APIRoute):
             return await handler(request)
 
         return route_handler
+
+
+# U+0000 can be stored by neither database (PostgreSQL refuses it) and means nothing in council
+# data, so no text input may hold it; the OpenAPI document says so on every string.
+_NUL_IN_QUERY = re.compile(rb"%00|\x00")
+# In JSON, NUL can only arrive escaped; an escaped backslash before "u0000" is not one.
+_NUL_IN_JSON = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
+
+
+def _refuse_nul_in_query(request: Request) -> None:
+    if _NUL_IN_QUERY.search(request.scope.get("query_string", b"")) or "\x00" in request.url.path:
+        raise ValidationFailed([FieldError(field="query", message=_NUL_MESSAGE)])
+
+
+def _refuse_nul_in_body(body: bytes) -> None:
+    if b"\x00" in body or _NUL_IN_JSON.search(body):
+        raise ValidationFailed([FieldError(field="body", message=_NUL_MESSAGE)])
 
 
 async def _check_body_size(request: Request) -> None:
