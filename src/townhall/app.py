@@ -7,6 +7,8 @@ server can build one per worker with ``townhall.app:create_app_from_environment`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -27,6 +29,7 @@ from townhall.platform.http.problems import install_problem_handlers
 from townhall.platform.logging import configure_logging
 from townhall.platform.metrics import Metrics
 from townhall.platform.ratelimit import InProcessStore, RateLimiter, RateLimitStore
+from townhall.platform.retention import keep_purging
 from townhall.platform.secrets import instance_secret
 from townhall.portal.views import build_portal
 from townhall.settings import Environment, Settings
@@ -77,7 +80,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        retention = asyncio.create_task(
+            keep_purging(database, interval=60.0 * settings.retention_interval_minutes)
+        )
         yield
+        retention.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retention
         database.dispose()
         # A store that holds connections (Redis) lets them go with the app.
         close = getattr(rate_limit_store, "close", None)

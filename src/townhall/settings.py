@@ -165,6 +165,13 @@ class Settings(BaseSettings):
             "their own until it is back (docs/adr/0010-rate-limits-in-redis.md)."
         ),
     )
+    retention_interval_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = Field(
+        default=60,
+        description=(
+            "How often each served worker deletes expired sessions, one-time codes, sign-in "
+            "attempts and idempotency keys (`townhall db purge` does it on demand)."
+        ),
+    )
     hsts_enabled: bool = Field(
         default=False,
         description=(

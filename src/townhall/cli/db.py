@@ -26,6 +26,7 @@ from townhall.cli.console import console, database_errors, fail, load_settings, 
 from townhall.platform import migrations
 from townhall.platform.db import Database
 from townhall.platform.migrations import MIGRATIONS_DIR, alembic_config
+from townhall.platform.retention import purge_expired
 
 HEAD_FILE = "HEAD"
 
@@ -65,6 +66,24 @@ def upgrade_and_report(database: Database, revision: str = "head") -> None:
         console().print(f"The database schema is already at {after}.")
     else:
         console().print(f"Upgraded the database schema from {before or 'nothing'} to {after}.")
+
+
+@db_app.command()
+def purge() -> None:
+    """Delete expired sessions, one-time codes, sign-in attempts and idempotency keys.
+
+    Served instances do this every hour by themselves; run it from a scheduler for a database
+    no server is running against.
+    """
+    settings = load_settings()
+    database = open_database(settings)
+    try:
+        with database_errors(settings.database_url):
+            counts = purge_expired(database)
+    finally:
+        database.dispose()
+    for table, count in counts.items():
+        console().print(f"{table}: {count:,} deleted")
 
 
 @db_app.command()

@@ -1,0 +1,64 @@
+"""Retention: delete what has served its purpose, so no table grows for ever.
+
+This module owns how long the platform's short-lived records are kept after they stop working:
+idempotency keys (once expired), portal sessions (once ended), one-time codes (once used or
+expired) and sign-in attempts (once older than every throttling window). ``KEEP_FOR`` leaves a
+day after the end, so an operator investigating an incident still finds yesterday's rows. It
+runs from ``townhall db purge`` and, in every served app, once an hour
+(``TOWNHALL_RETENTION_INTERVAL_MINUTES``). It must not touch records of lasting value: accounts,
+consumers, grants, the change log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, or_
+from starlette.concurrency import run_in_threadpool
+
+from townhall.platform.auth.sign_in_models import OneTimeCode, PortalSession, SignInAttempt
+from townhall.platform.db import Database
+from townhall.platform.http.idempotency import IdempotencyRecord
+from townhall.platform.logging import get_logger
+
+KEEP_FOR = timedelta(days=1)
+
+log = get_logger(__name__)
+
+
+def purge_expired(database: Database, *, now: datetime | None = None) -> dict[str, int]:
+    """Delete the records that ended more than ``KEEP_FOR`` ago; return how many, by table."""
+    moment = now or datetime.now(UTC)
+    cutoff = moment - KEEP_FOR
+    statements = {
+        IdempotencyRecord.__tablename__: delete(IdempotencyRecord).where(
+            IdempotencyRecord.expires_at <= moment
+        ),
+        PortalSession.__tablename__: delete(PortalSession).where(
+            or_(PortalSession.expires_at <= cutoff, PortalSession.revoked_at <= cutoff)
+        ),
+        OneTimeCode.__tablename__: delete(OneTimeCode).where(
+            or_(OneTimeCode.expires_at <= cutoff, OneTimeCode.used_at <= cutoff)
+        ),
+        SignInAttempt.__tablename__: delete(SignInAttempt).where(
+            SignInAttempt.attempted_at <= cutoff
+        ),
+    }
+    counts: dict[str, int] = {}
+    with database.write() as session:
+        for table, statement in statements.items():
+            counts[table] = int(getattr(session.execute(statement), "rowcount", 0) or 0)
+    return counts
+
+
+async def keep_purging(database: Database, *, interval: float) -> None:
+    """Purge every ``interval`` seconds until cancelled; a failed round is logged, not fatal."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            counts = await run_in_threadpool(purge_expired, database)
+        except Exception as exc:  # a locked or unreachable database must not stop serving
+            log.warning("retention.purge_failed", error=type(exc).__name__)
+        else:
+            log.info("retention.purged", **counts)
