@@ -149,14 +149,6 @@ class IdempotencyStore:
                 )
             )
 
-    def purge_expired(self) -> int:
-        """Delete expired keys; return how many."""
-        with self.database.write() as session:
-            result = session.execute(
-                delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= datetime.now(UTC))
-            )
-        return int(getattr(result, "rowcount", 0))
-
 
 def _aware(moment: datetime) -> datetime:
     # SQLite returns naive datetimes; everything Townhall stores is UTC.
