@@ -187,6 +187,31 @@ def test_revoking_a_grant_takes_the_scope_from_live_tokens(
     assert refused.status_code == 403
 
 
+def test_the_worker_that_makes_a_change_applies_it_at_once_despite_its_cache(
+    client: TestClient, database: Database
+) -> None:
+    # The default cache keeps a consumer's access for seconds; the changing worker forgets it.
+    admin = token_caller(client, database, "consumers:read", "consumers:write")
+    reader = token_caller(client, database, "consumers:read")
+    other = token_caller(client, database, "consumers:read")
+    for caller in (reader, other):
+        assert client.get("/api/v1/consumers", headers=caller.headers).status_code == 200
+    disabled = client.patch(
+        f"/api/v1/consumers/{reader.consumer_id}",
+        json={"enabled": False},
+        headers={**admin.headers, "If-Match": "*"},
+    )
+    assert disabled.status_code == 200
+    assert client.get("/api/v1/consumers", headers=reader.headers).status_code == 401
+    grants_url = f"/api/v1/consumers/{other.consumer_id}/grants"
+    [grant] = client.get(grants_url, headers=admin.headers).json()["items"]
+    revoked = client.delete(
+        f"{grants_url}/{grant['id']}", headers={**admin.headers, "If-Match": "*"}
+    )
+    assert revoked.status_code == 204
+    assert client.get("/api/v1/consumers", headers=other.headers).status_code == 403
+
+
 def test_rotating_a_secret_answers_201_with_the_new_secret_once(
     client: TestClient, database: Database, admin: Caller
 ) -> None:

@@ -26,7 +26,7 @@ from townhall.errors import (
 )
 from townhall.platform.auth import client_secrets, consumers, grants
 from townhall.platform.auth.changes import list_changes
-from townhall.platform.auth.dependencies import require
+from townhall.platform.auth.dependencies import forget_consumer_access, require
 from townhall.platform.auth.grants import NewGrant
 from townhall.platform.auth.models import ConsumerKind, EnvironmentName
 from townhall.platform.auth.principal import Principal
@@ -150,9 +150,11 @@ def _add_consumer_routes(router: APIRouter) -> None:
         precondition: IfMatchDep,
         principal: Writer,
         database: DatabaseDep,
+        request: Request,
         response: Response,
     ) -> ConsumerPublic:
-        """Change a consumer (JSON Merge Patch); `"enabled": false` stops its access at once."""
+        """Change a consumer (JSON Merge Patch); `"enabled": false` stops its tokens within
+        seconds (at once on the worker that answers)."""
         record = consumers.update_consumer(
             database,
             consumer_id,
@@ -160,6 +162,7 @@ def _add_consumer_routes(router: APIRouter) -> None:
             actor=actor_of(principal),
             precondition=precondition,
         )
+        forget_consumer_access(request, consumer_id)
         with_etag(response, record.etag)
         return ConsumerPublic.of(record)
 
@@ -303,6 +306,7 @@ def _add_grant_routes(router: APIRouter) -> None:
         precondition: IfMatchDep,
         principal: Writer,
         database: DatabaseDep,
+        request: Request,
     ) -> Response:
         """Revoke a grant. It is kept, marked revoked; tokens lose the scope within seconds."""
         grants.revoke_grant(
@@ -312,6 +316,7 @@ def _add_grant_routes(router: APIRouter) -> None:
             actor=actor_of(principal),
             precondition=precondition,
         )
+        forget_consumer_access(request, consumer_id)
         return Response(status_code=204)
 
 

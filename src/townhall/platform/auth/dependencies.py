@@ -142,6 +142,10 @@ class TokenAuthority(Protocol):
         """``authenticate`` and ``policies_for`` without waiting on anything, or None if it must."""
         ...
 
+    def forget_consumer(self, consumer_id: str) -> None:
+        """Drop what this worker caches of a consumer, so a change made here applies at once."""
+        ...
+
 
 AUTHORITY_STATE = "townhall_token_authority"
 
@@ -150,6 +154,16 @@ def token_authority(request: Request) -> TokenAuthority | None:
     """The app's token authority (installed by ``create_app``)."""
     authority: TokenAuthority | None = getattr(request.app.state, AUTHORITY_STATE, None)
     return authority
+
+
+def forget_consumer_access(request: Request, consumer_id: str) -> None:
+    """After a change to a consumer's access, let this worker see it on the next call.
+
+    Other workers see it when their cache entry expires (``TOWNHALL_ACCESS_CACHE_SECONDS``).
+    """
+    authority = token_authority(request)
+    if authority is not None:
+        authority.forget_consumer(consumer_id)
 
 
 def bearer_challenge(

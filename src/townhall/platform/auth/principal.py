@@ -25,7 +25,3 @@ class Principal:
     purpose: str
     token_id: str
     expires_at: datetime
-
-    def has(self, scope: str) -> bool:
-        """Whether this principal may act under ``scope``."""
-        return scope in self.scopes
