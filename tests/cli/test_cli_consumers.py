@@ -80,7 +80,7 @@ def test_an_unknown_scope_is_one_red_line_and_nothing_is_registered(
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         "'bins:empty' is not a scope this instance knows. "
-        "Known scopes: consumers:read, consumers:write."
+        "Known scopes: addresses:read, consumers:read, consumers:write."
     ]
     assert consumers.list_consumers(database, PageRequest()).items == []
 

@@ -96,22 +96,26 @@ def migrations_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return copy
 
 
+def _next_revision() -> str:
+    return f"{int(head_revision()) + 1:04d}"
+
+
 def test_revision_writes_the_next_number_and_updates_head(migrations_copy: Path) -> None:
     result = CliRunner().invoke(app, ["db", "revision", "-m", "Add nothing yet"])
 
     assert result.exit_code == 0, result.output
-    written = migrations_copy / "versions" / "0002_add_nothing_yet.py"
+    written = migrations_copy / "versions" / f"{_next_revision()}_add_nothing_yet.py"
     assert written.exists(), sorted(p.name for p in (migrations_copy / "versions").iterdir())
     source = written.read_text(encoding="utf-8")
-    assert 'revision: str = "0002"' in source
-    assert 'down_revision: str | None = "0001"' in source
+    assert f'revision: str = "{_next_revision()}"' in source
+    assert f'down_revision: str | None = "{head_revision()}"' in source
     # The models and the migrations agree, so there is nothing to upgrade.
     assert "op." not in source
-    assert (migrations_copy / "HEAD").read_text(encoding="utf-8") == "0002\n"
+    assert (migrations_copy / "HEAD").read_text(encoding="utf-8") == f"{_next_revision()}\n"
 
 
 def test_revision_autogenerates_what_the_migrations_lack(migrations_copy: Path) -> None:
-    for revision in (migrations_copy / "versions").glob("0001_*.py"):
+    for revision in (migrations_copy / "versions").glob("*.py"):
         revision.unlink()
 
     result = CliRunner().invoke(app, ["db", "revision", "-m", "initial"])
@@ -127,5 +131,5 @@ def test_an_empty_revision_needs_no_database(migrations_copy: Path) -> None:
     result = CliRunner().invoke(app, ["db", "revision", "--empty", "-m", "by hand"])
 
     assert result.exit_code == 0, result.output
-    assert (migrations_copy / "versions" / "0002_by_hand.py").exists()
-    assert (migrations_copy / "HEAD").read_text(encoding="utf-8") == "0002\n"
+    assert (migrations_copy / "versions" / f"{_next_revision()}_by_hand.py").exists()
+    assert (migrations_copy / "HEAD").read_text(encoding="utf-8") == f"{_next_revision()}\n"

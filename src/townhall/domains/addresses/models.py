@@ -1,16 +1,34 @@
 """Tables of the addresses domain, modelled on BS7666 and the NLPG Data Transfer Format 7.3.
 
 Streets are DTF record type 11 (USRN), properties are BLPUs (type 21: UPRN, parent UPRN,
-classification, coordinates) and addresses are LPIs (type 24: the SAO/PAO structure, a logical
-status and a USRN). UPRNs and USRNs are stored as 64-bit integers (they exceed 32 bits) and
-exposed as strings of digits by the API. Only this domain's service writes these tables.
+classification, coordinates), addresses are LPIs (type 24: the SAO/PAO structure, a logical
+status and a USRN) and cross-references are type 23 (a UPRN's identifier in another system).
+Every change Townhall applies is kept in ``address_changes``: the history of a record, and the
+changes still to be published as ``address`` events. ``modified_at`` is when Townhall last wrote
+a row (the gazetteer's own ``last_update_date`` is when the council's custodian changed it); rows
+that predate the column take the time of the migration. UPRNs and USRNs are stored as 64-bit
+integers (they exceed 32 bits) and exposed as strings of digits by the API. Only this domain's
+service writes these tables.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, SmallInteger, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from townhall.platform.db import Base
@@ -35,6 +53,9 @@ class Street(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     last_update_date: Mapped[date] = mapped_column(Date)
+    modified_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), index=True, server_default=func.now()
+    )
 
 
 class Property(Base):
@@ -59,8 +80,14 @@ class Property(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     last_update_date: Mapped[date] = mapped_column(Date)
+    modified_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), index=True, server_default=func.now()
+    )
 
-    __table_args__ = (Index("ix_address_properties_easting_northing", "easting", "northing"),)
+    __table_args__ = (
+        Index("ix_address_properties_easting_northing", "easting", "northing"),
+        Index("ix_address_properties_longitude_latitude", "longitude", "latitude"),
+    )
 
 
 class AddressRecord(Base):
@@ -89,3 +116,52 @@ class AddressRecord(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     last_update_date: Mapped[date] = mapped_column(Date)
+    modified_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), index=True, server_default=func.now()
+    )
+
+
+class CrossReference(Base):
+    """A cross-reference (DTF type 23): the UPRN's identifier in another system."""
+
+    __tablename__ = "address_cross_references"
+
+    xref_key: Mapped[str] = mapped_column(String(14), primary_key=True)
+    uprn: Mapped[int] = mapped_column(BigInteger, ForeignKey("address_properties.uprn"), index=True)
+    cross_reference: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(6))  # the other system's code, e.g. "7666MT"
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    last_update_date: Mapped[date] = mapped_column(Date)
+    modified_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        Index("ix_address_cross_references_source_reference", "source", "cross_reference"),
+    )
+
+
+class AddressChange(Base):
+    """One change Townhall applied to the gazetteer: its history, and an event to publish.
+
+    ``record_key`` is the changed record's own key as text (a USRN, UPRN, LPI key or
+    cross-reference key); ``uprn`` is the property it belongs to, so a property's history is one
+    indexed look-up. ``changes`` holds only the fields that changed, each as ``[old, new]``.
+    ``published_at`` stays empty until the events machinery has taken the change.
+    """
+
+    __tablename__ = "address_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    import_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    record_type: Mapped[str] = mapped_column(String(20))  # street, property, address, ...
+    record_key: Mapped[str] = mapped_column(String(20))
+    uprn: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(10))  # created, updated, deleted
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_address_changes_record", "record_type", "record_key"),)

@@ -6,7 +6,9 @@ functions, never through the tables. Each function opens its own unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -36,29 +38,36 @@ def load_gazetteer(
     the number of rows written after each batch.
     """
     tables = Base.metadata.tables
+    now = datetime.now(UTC)
     with database.write() as session:
         street_count = insert_rows(
             session,
             tables[Street.__tablename__],
-            NewStreet._fields,
-            streets,
+            (*NewStreet._fields, "modified_at"),
+            _stamped(streets, now),
             on_batch=on_progress,
         )
         property_count = insert_rows(
             session,
             tables[Property.__tablename__],
-            NewProperty._fields,
-            _parents_first(properties),
+            (*NewProperty._fields, "modified_at"),
+            _stamped(_parents_first(properties), now),
             on_batch=on_progress,
         )
         address_count = insert_rows(
             session,
             tables[AddressRecord.__tablename__],
-            NewAddress._fields,
-            addresses,
+            (*NewAddress._fields, "modified_at"),
+            _stamped(addresses, now),
             on_batch=on_progress,
         )
     return GazetteerCounts(street_count, property_count, address_count)
+
+
+def _stamped(rows: Iterable[tuple[Any, ...]], now: datetime) -> Iterator[tuple[Any, ...]]:
+    """Each row with the time Townhall wrote it appended (its ``modified_at``)."""
+    for row in rows:
+        yield (*row, now)
 
 
 def count_gazetteer(database: Database) -> GazetteerCounts:

@@ -26,6 +26,11 @@ class Scope:
 
 
 KNOWN_SCOPES: tuple[Scope, ...] = (
+    Scope(
+        "addresses:read",
+        "Read the council's gazetteer (streets, properties, addresses, cross-references) and "
+        "match addresses to UPRNs. Reference data, not personal data.",
+    ),
     Scope("consumers:read", "Read consumers, their grants and the log of changes to them."),
     Scope(
         "consumers:write",
