@@ -84,3 +84,16 @@ class GazetteerCounts:
     streets: int
     properties: int
     addresses: int
+
+
+class NewCrossReference(NamedTuple):
+    """A cross-reference (DTF type 23): the property's identifier in another system."""
+
+    xref_key: str
+    uprn: int
+    cross_reference: str
+    version: int | None
+    source: str
+    start_date: date
+    end_date: date | None
+    last_update_date: date
