@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 demo_package = pytest.importorskip("townhall.demo")
 if not hasattr(demo_package, "build_borough"):
     pytest.skip("townhall.demo is not written yet", allow_module_level=True)
 
+from tests.sign_in import sign_in_staff  # noqa: E402
+
+from townhall.app import create_app  # noqa: E402
 from townhall.cli import app  # noqa: E402 - only once the demo package is known to be there
 from townhall.demo import (  # noqa: E402
     BoroughSize,
@@ -22,6 +27,7 @@ from townhall.demo import (  # noqa: E402
     UnknownCouncil,
     borough_is_built,
 )
+from townhall.platform.auth.staff import list_staff_accounts  # noqa: E402
 from townhall.platform.db import Database  # noqa: E402
 from townhall.platform.migrations import head_revision  # noqa: E402
 from townhall.settings import Settings  # noqa: E402
@@ -156,3 +162,33 @@ def test_demo_builds_a_small_borough_once(empty_database_url: str) -> None:
     assert second.exit_code == 0, second.output
     assert "already holds the synthetic borough E09000012 (small size, seed 42)" in second.stdout
     assert "rows/s" not in second.stdout
+
+
+def test_a_built_demo_prints_a_staff_account_that_signs_in_once(
+    empty_database_url: str, recorder: Recorder
+) -> None:
+    first = run_demo(empty_database_url, "--build-only")
+
+    assert first.exit_code == 0, first.output
+    printed = re.search(
+        r"with (demo\.officer@hackney\.example) and the password (\S+) \(Housing officer",
+        first.stdout,
+    )
+    assert printed is not None, first.stdout
+    email, password = printed.groups()
+    database = Database(empty_database_url)
+    try:
+        (member,) = list_staff_accounts(database)
+    finally:
+        database.dispose()
+    assert (member.email, member.role.value) == (email, "housing_officer")
+    app = create_app(Settings(environment="test", database_url=empty_database_url))
+    with TestClient(app) as client:
+        sign_in_staff(client, email, password)
+        assert "Demo Officer" in client.get("/staff").text
+
+    # The stand-in builder builds again; the account is kept, and its password is not printed.
+    second = run_demo(empty_database_url, "--build-only")
+    assert second.exit_code == 0, second.output
+    assert f"The staff account {email} already exists" in second.stdout
+    assert password not in second.stdout

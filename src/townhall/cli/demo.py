@@ -3,11 +3,16 @@
 This module owns the one command that takes a newcomer from nothing to a running council. Unlike
 ``serve`` it migrates the database itself, because the database is the demo's own. It never
 rebuilds a borough a database already holds: building is ``townhall.demo``'s job, and this
-module only asks it whether there is one, builds one, and reports what was built.
+module only asks it whether there is one, builds one, and reports what was built. When it builds
+one, it also makes the demo's way into the staff pages: an account with a random password,
+printed once on the terminal (as a resident's sign-in code is) and kept nowhere else.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -16,6 +21,7 @@ from rich.table import Table
 from townhall.cli.console import console, database_errors, fail, load_settings, open_database
 from townhall.cli.db import upgrade_and_report
 from townhall.cli.serve import HostOption, PortOption, WorkersOption, run_server
+from townhall.councils import council_name
 from townhall.demo import (
     BoroughSize,
     BuildReport,
@@ -26,11 +32,27 @@ from townhall.demo import (
     build_borough,
     latest_build,
 )
+from townhall.errors import Conflict
+from townhall.platform.auth.sign_in_models import StaffRole
+from townhall.platform.auth.staff import create_staff_account
 from townhall.platform.db import Database
 from townhall.platform.logging import configure_logging
 from townhall.settings import GSS_CODE, Settings
 
 _DEFAULT_COUNCIL = Settings.model_fields["council_code"].default
+# The demo's member of staff does front-line work: no role administers anything or sees more.
+DEMO_STAFF_ROLE = StaffRole.HOUSING_OFFICER
+DEMO_STAFF_NAME = "Demo Officer"
+
+
+def demo_staff_email(council_code: str) -> str:
+    """The demo staff account's address: ``demo.officer@hackney.example`` for E09000012.
+
+    ``.example`` is reserved (RFC 2606): no mail can ever go to it.
+    """
+    name = council_name(council_code) or council_code
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return f"demo.officer@{slug}.example"
 
 
 def _valid_council(value: str | None) -> str | None:
@@ -122,6 +144,32 @@ def _build_unless_built(
     except DemoBuildRefused as exc:  # such as a database that already holds real records
         fail(str(exc))
     console().print(build_summary(report))
+    _create_demo_staff(database, settings)
+
+
+def _create_demo_staff(database: Database, settings: Settings) -> None:
+    email = demo_staff_email(settings.council_code)
+    password = secrets.token_urlsafe(15)  # 20 characters, 120 bits
+    try:
+        create_staff_account(
+            database,
+            email=email,
+            display_name=DEMO_STAFF_NAME,
+            role=DEMO_STAFF_ROLE.value,
+            password=password,
+            actor="cli:demo",
+            now=datetime.now(UTC),
+        )
+    except Conflict:
+        console().print(f"The staff account {email} already exists; its password is unchanged.")
+        return
+    # Shown once: only its hash is kept, so a lost password means a new database.
+    console().print(
+        f"Sign in as staff at /staff/sign-in with {email} and the password "
+        f"[bold]{password}[/bold] ({DEMO_STAFF_ROLE.label}; shown only this once).",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def build_summary(report: BuildReport) -> Table:
