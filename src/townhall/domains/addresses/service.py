@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from townhall.domains.addresses import search_index
 from townhall.domains.addresses.models import AddressRecord, Property, Street
 from townhall.domains.addresses.schemas import (
     GazetteerCounts,
@@ -32,6 +33,8 @@ def load_gazetteer(
     on_progress: Callable[[int], None] | None = None,
 ) -> GazetteerCounts:
     """Add streets, properties and addresses in one unit of work: all of them or none.
+
+    The search index is rebuilt in the same unit of work, so what is loaded is searchable.
 
     Properties may come in any order: parents are written before their children, because both
     databases check the parent reference as each row is written. ``on_progress`` is called with
@@ -61,6 +64,8 @@ def load_gazetteer(
             _stamped(addresses, now),
             on_batch=on_progress,
         )
+        # The new addresses are searchable as soon as they are committed, not after a reindex.
+        search_index.refresh(session)
     return GazetteerCounts(street_count, property_count, address_count)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 00:03:47.690561
+Create Date: 2026-11-23 00:11:14.330017
 """
 
 from __future__ import annotations
@@ -42,6 +42,62 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_address_changes_uprn"), ["uprn"], unique=False)
 
+    op.create_table(
+        "address_search_entries",
+        sa.Column("lpi_key", sa.String(length=14), nullable=False),
+        sa.Column("uprn", sa.BigInteger(), nullable=False),
+        sa.Column("usrn", sa.BigInteger(), nullable=False),
+        sa.Column("sort_key", sa.String(length=200), nullable=False),
+        sa.Column("postcode_outward", sa.String(length=4), nullable=False),
+        sa.Column("postcode_inward", sa.String(length=3), nullable=False),
+        sa.Column("pao_start", sa.Integer(), nullable=True),
+        sa.Column("pao_end", sa.Integer(), nullable=True),
+        sa.Column("sao_start", sa.Integer(), nullable=True),
+        sa.Column("sao_end", sa.Integer(), nullable=True),
+        sa.Column("words", sa.String(length=400), nullable=False),
+        sa.PrimaryKeyConstraint("lpi_key", name=op.f("pk_address_search_entries")),
+        sa.UniqueConstraint("sort_key", name=op.f("uq_address_search_entries_sort_key")),
+    )
+    with op.batch_alter_table("address_search_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_address_search_entries_postcode",
+            ["postcode_outward", "postcode_inward"],
+            unique=False,
+        )
+        batch_op.create_index(batch_op.f("ix_address_search_entries_uprn"), ["uprn"], unique=False)
+        batch_op.create_index(
+            "ix_address_search_entries_usrn_pao", ["usrn", "pao_start"], unique=False
+        )
+
+    op.create_table(
+        "address_search_state",
+        sa.Column("id", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_address_search_state")),
+    )
+    op.create_table(
+        "address_search_streets",
+        sa.Column("usrn", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("words", sa.String(length=400), nullable=False),
+        sa.Column("address_count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("usrn", name=op.f("pk_address_search_streets")),
+    )
+    op.create_table(
+        "address_search_terms",
+        sa.Column("term", sa.String(length=60), nullable=False),
+        sa.Column("lpi_key", sa.String(length=14), nullable=False),
+        sa.PrimaryKeyConstraint("term", "lpi_key", name=op.f("pk_address_search_terms")),
+    )
+    with op.batch_alter_table("address_search_terms", schema=None) as batch_op:
+        batch_op.create_index("ix_address_search_terms_lpi_key", ["lpi_key"], unique=False)
+
+    op.create_table(
+        "address_search_vocabulary",
+        sa.Column("term", sa.String(length=60), nullable=False),
+        sa.Column("address_count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("term", name=op.f("pk_address_search_vocabulary")),
+    )
     op.create_table(
         "address_cross_references",
         sa.Column("xref_key", sa.String(length=14), nullable=False),
@@ -140,6 +196,19 @@ def downgrade() -> None:
         batch_op.drop_index("ix_address_cross_references_source_reference")
 
     op.drop_table("address_cross_references")
+    op.drop_table("address_search_vocabulary")
+    with op.batch_alter_table("address_search_terms", schema=None) as batch_op:
+        batch_op.drop_index("ix_address_search_terms_lpi_key")
+
+    op.drop_table("address_search_terms")
+    op.drop_table("address_search_streets")
+    op.drop_table("address_search_state")
+    with op.batch_alter_table("address_search_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_address_search_entries_usrn_pao")
+        batch_op.drop_index(batch_op.f("ix_address_search_entries_uprn"))
+        batch_op.drop_index("ix_address_search_entries_postcode")
+
+    op.drop_table("address_search_entries")
     with op.batch_alter_table("address_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_address_changes_uprn"))
         batch_op.drop_index("ix_address_changes_record")

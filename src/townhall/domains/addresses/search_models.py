@@ -1,0 +1,89 @@
+"""Tables of the address search index, derived from the gazetteer and rebuilt from it at will.
+
+The index is kept small on purpose. A street's words (descriptor, locality, town) are indexed
+once per street (``address_search_streets``: a few thousand rows), not once per address.
+Only the words an address has of its own (flat and building names, organisation) are posted per
+address (``address_search_terms``); most houses have none. ``address_search_entries`` holds one
+row per address with what a search filters on and its order (``sort_key``: street, number,
+flat, unique), so pages are keyset pages. ``address_search_vocabulary`` counts each term, for
+typo correction and for searching the rarest term first; ``address_search_state`` carries a
+version that changes with every refresh, so each process knows when its cached vocabulary is
+stale. Only ``search_index.refresh`` writes these tables, in the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from townhall.platform.db import Base
+
+
+class SearchEntry(Base):
+    """One address (LPI) as the search sees it."""
+
+    __tablename__ = "address_search_entries"
+
+    # No foreign key to the LPI: a deleted address leaves its entry until the refresh that
+    # follows in the same unit of work removes it.
+    lpi_key: Mapped[str] = mapped_column(String(14), primary_key=True)
+    uprn: Mapped[int] = mapped_column(BigInteger, index=True)
+    usrn: Mapped[int] = mapped_column(BigInteger)
+    # Street, building number, flat, LPI key: unique, the order of every address list.
+    sort_key: Mapped[str] = mapped_column(String(200), unique=True)
+    postcode_outward: Mapped[str] = mapped_column(String(4))
+    postcode_inward: Mapped[str] = mapped_column(String(3))
+    # House numbers, from the number fields or, failing those, from the names ("Flat 3").
+    pao_start: Mapped[int | None] = mapped_column(Integer)
+    pao_end: Mapped[int | None] = mapped_column(Integer)
+    sao_start: Mapped[int | None] = mapped_column(Integer)
+    sao_end: Mapped[int | None] = mapped_column(Integer)
+    # The address's own normalised words (not its street's), space separated.
+    words: Mapped[str] = mapped_column(String(400), default="")
+
+    __table_args__ = (
+        Index("ix_address_search_entries_postcode", "postcode_outward", "postcode_inward"),
+        Index("ix_address_search_entries_usrn_pao", "usrn", "pao_start"),
+    )
+
+
+class SearchTerm(Base):
+    """A word an address has of its own (a flat, building or organisation name)."""
+
+    __tablename__ = "address_search_terms"
+
+    term: Mapped[str] = mapped_column(String(60), primary_key=True)
+    lpi_key: Mapped[str] = mapped_column(String(14), primary_key=True)
+
+    __table_args__ = (Index("ix_address_search_terms_lpi_key", "lpi_key"),)
+
+
+class SearchStreet(Base):
+    """A street as the search sees it: its words (descriptor, locality, town) and size."""
+
+    __tablename__ = "address_search_streets"
+
+    usrn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    words: Mapped[str] = mapped_column(String(400))
+    address_count: Mapped[int] = mapped_column(Integer)
+
+
+class SearchVocabulary(Base):
+    """How many addresses have a term of their own: for typo correction and query order."""
+
+    __tablename__ = "address_search_vocabulary"
+
+    term: Mapped[str] = mapped_column(String(60), primary_key=True)
+    address_count: Mapped[int] = mapped_column(Integer)
+
+
+class SearchState(Base):
+    """The index's version: it changes with every refresh (one row, id 1)."""
+
+    __tablename__ = "address_search_state"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
