@@ -331,7 +331,7 @@ def _write_streets(session: Session, usrns: set[int] | None) -> None:
             session.execute(delete(SearchStreet).where(SearchStreet.usrn.in_(chunk)))
             streets = streets.where(Street.usrn.in_(chunk))
             counts = counts.where(SearchEntry.usrn.in_(chunk))
-        count_of: dict[int, int] = dict(session.execute(counts))
+        count_of: dict[int, int] = dict(session.execute(counts).all())
         rows = [
             (usrn, " ".join(street_words(descriptor, locality, town))[:400], count_of.get(usrn, 0))
             for usrn, descriptor, locality, town in session.execute(streets)
@@ -459,7 +459,7 @@ def _load_vocabulary(session: Session, version: int) -> Vocabulary:
         for word in words.split():
             streets_of[word].add(usrn)
     address_count: dict[str, int] = dict(
-        session.execute(select(SearchVocabulary.term, SearchVocabulary.address_count))
+        session.execute(select(SearchVocabulary.term, SearchVocabulary.address_count)).all()
     )
     terms = sorted(set(streets_of) | set(address_count))
     by_length: dict[int, list[str]] = defaultdict(list)
