@@ -1,0 +1,1007 @@
+"""Importing a gazetteer into Townhall and exporting it: differences only, every change recorded.
+
+This module owns how a council's LLPG reaches the addresses tables and leaves them again. An
+import reads a DTF 7.3 file (``dtf``) or a plain CSV (``plain_csv``), sets aside the rows that
+fail validation (with their line and field), then, in ONE unit of work, compares what is left
+with what the gazetteer holds and writes only the differences:
+
+- a record the file holds and the gazetteer does not is created; one whose fields differ is
+  updated; one that is the same is left alone (not even its ``modified_at`` changes);
+- change-only files (DTF ``FILE_TYPE`` C, or CHANGE_TYPE U/D rows) apply their inserts, updates
+  and deletions; a full supply (DTF ``FILE_TYPE`` F, or a plain CSV) also deletes the records of
+  the kinds it carries that it leaves out, unless a row was rejected or the file looks truncated
+  (a rejected row may be a record it meant to keep);
+- a property is deleted only when no address, cross-reference or child property would be left
+  pointing at it (so a file that deletes a block, its flats and their addresses deletes them in
+  that order), and a street only when no address is on it; otherwise that deletion is refused
+  and reported like a bad row.
+
+Every change is a row of ``address_changes`` (``changes`` holds each changed field as
+``[old, new]``), written with the bulk loader, as are the records of a first import; the search
+index is refreshed in the same unit of work, so nothing is half-applied. WGS84 coordinates come
+from each property's easting and northing; a property's postcode is that of its best address
+(the lowest logical status). Progress is reported to anything with ``phase`` and ``advance``
+(``townhall.demo.progress.build_progress`` gives a bar or log lines).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Protocol
+
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from townhall.demo.geography import grid_to_wgs84
+from townhall.domains.addresses import search_index
+from townhall.domains.addresses.dtf import (
+    BlpuRecord,
+    DescriptorRecord,
+    DtfReader,
+    DtfWriter,
+    ExportProperty,
+    ExportStreet,
+    FileFacts,
+    Rejection,
+    Row,
+    StreetRecord,
+    UnreadableFile,
+    sniff,
+)
+from townhall.domains.addresses.models import (
+    AddressChange,
+    AddressRecord,
+    CrossReference,
+    Property,
+    Street,
+)
+from townhall.domains.addresses.plain_csv import PlainCsvReader, PlainCsvWriter
+from townhall.domains.addresses.schemas import (
+    NewAddress,
+    NewCrossReference,
+    NewProperty,
+    NewStreet,
+)
+from townhall.platform.bulk import insert_rows
+from townhall.platform.db import Base, Database
+
+__all__ = [
+    "ExportReport",
+    "ImportProgress",
+    "ImportReport",
+    "RecordCounts",
+    "Rejection",
+    "UnreadableFile",
+    "detect_format",
+    "export_gazetteer",
+    "import_gazetteer",
+]
+
+Format = Literal["dtf", "csv"]
+RECORD_TYPES = ("street", "property", "address", "cross_reference")
+# The report keeps this many rejected rows in full (and counts them all).
+MAX_REPORTED_REJECTIONS = 10_000
+_CHUNK = 500
+
+
+class ImportProgress(Protocol):
+    """Where an import reports its phases and the work each has done."""
+
+    def phase(self, name: str, total: int) -> None:
+        """Start the next phase, which will do ``total`` units of work."""
+
+    def advance(self, rows: int) -> None:
+        """Count ``rows`` more units done in the current phase."""
+
+
+class _Silent:
+    def phase(self, name: str, total: int) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+
+@dataclass
+class RecordCounts:
+    """What an import did to one kind of record."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class ImportReport:
+    """What an import read, changed and rejected."""
+
+    import_id: str
+    format: str
+    full_supply: bool
+    counts: dict[str, RecordCounts] = field(
+        default_factory=lambda: {name: RecordCounts() for name in RECORD_TYPES}
+    )
+    rejected: list[Rejection] = field(default_factory=list)
+    rejected_count: int = 0
+    warnings: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    seconds: float = 0.0
+
+    def reject(self, rejection: Rejection) -> None:
+        """Set a row aside, keeping its details if fewer than the limit are kept yet."""
+        self.rejected_count += 1
+        if len(self.rejected) < MAX_REPORTED_REJECTIONS:
+            self.rejected.append(rejection)
+
+    @property
+    def changes(self) -> int:
+        """How many records were created, updated or deleted."""
+        return sum(c.created + c.updated + c.deleted for c in self.counts.values())
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export wrote."""
+
+    format: str
+    streets: int
+    properties: int
+    addresses: int
+    cross_references: int
+    records: int
+
+
+def detect_format(path: Path) -> Format:
+    """``dtf`` or ``csv`` from the file's content; UnreadableFile when it is neither."""
+    found = sniff(path)
+    if found is None:
+        msg = f"{path} is neither an NLPG DTF 7.3 file nor a Townhall plain CSV"
+        raise UnreadableFile(msg)
+    return "dtf" if found == "dtf" else "csv"
+
+
+# --- reading into a supply --------------------------------------------------------------------
+
+
+class _Entry(NamedTuple):
+    line: int
+    change_type: str
+    record: Any
+
+
+@dataclass
+class _Supply:
+    """The good rows of a file, keyed by their record's key, until they are applied."""
+
+    streets: dict[int, _Entry] = field(default_factory=dict)
+    descriptors: dict[int, _Entry] = field(default_factory=dict)
+    street_defaults: dict[int, StreetRecord] = field(default_factory=dict)
+    properties: dict[int, _Entry] = field(default_factory=dict)
+    xrefs: dict[str, _Entry] = field(default_factory=dict)
+    addresses: dict[str, _Entry] = field(default_factory=dict)
+    change_only_rows: bool = False
+    carries_xrefs: bool = False
+
+    def add(self, row: Row, report: ImportReport) -> None:
+        if row.change_type != "I":
+            self.change_only_rows = True
+        if row.kind == "street_default":
+            self.street_defaults.setdefault(row.key, row.record)
+            return
+        if row.kind == "descriptor":
+            current = self.descriptors.get(row.key)
+            # A Welsh authority writes two descriptors per street; the English one is kept.
+            if current is not None and (
+                row.record is None or current.record is None or row.record.language != "ENG"
+            ):
+                return
+            self.descriptors[row.key] = _Entry(row.line, row.change_type, row.record)
+            return
+        targets: dict[str, dict[Any, _Entry]] = {
+            "street": self.streets,
+            "property": self.properties,
+            "xref": self.xrefs,
+            "address": self.addresses,
+        }
+        target = targets[row.kind]
+        if row.kind == "xref":
+            self.carries_xrefs = True
+        first = target.get(row.key)
+        if first is not None:
+            report.reject(
+                Rejection(
+                    row.line, row.kind, None, f"repeats {row.key} (first on line {first.line})"
+                )
+            )
+            return
+        target[row.key] = _Entry(row.line, row.change_type, row.record)
+
+
+# --- the import -------------------------------------------------------------------------------
+
+
+def import_gazetteer(
+    database: Database,
+    path: Path | str,
+    *,
+    format: Format | None = None,
+    on_progress: ImportProgress | None = None,
+) -> ImportReport:
+    """Apply the gazetteer in ``path`` to the database; return what was done and rejected.
+
+    Raises UnreadableFile when the file cannot be read as a gazetteer at all. Everything else
+    (bad rows, references to nothing, refused deletions) is in the report; the good rows are
+    applied in one unit of work.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    chosen = format or detect_format(path)
+    progress: ImportProgress = on_progress or _Silent()
+    report = ImportReport(import_id=str(uuid.uuid4()), format=chosen, full_supply=False)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableFile(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    progress.phase(f"Reading {path.name}", size)
+    reader = (
+        DtfReader(path, on_bytes=progress.advance)
+        if chosen == "dtf"
+        else PlainCsvReader(path, on_bytes=progress.advance)
+    )
+    supply = _Supply()
+    for item in reader.rows():
+        if isinstance(item, Rejection):
+            report.reject(item)
+        else:
+            supply.add(item, report)
+    facts: FileFacts = reader.facts
+    report.rows_read = facts.rows
+    report.warnings.extend(facts.warnings)
+    if chosen == "dtf" and not facts.header_seen:
+        report.warnings.append(
+            "The file has no header record (10), so it was applied as change-only updates."
+        )
+    full = facts.full_supply and not supply.change_only_rows
+    report.full_supply = full
+    if full and report.rejected_count:
+        full = False
+        report.warnings.append(
+            "Rows were rejected, so records the file leaves out were kept rather than deleted."
+        )
+    _Applier(database, supply, report, progress, full=full, format=chosen).run()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Diff(NamedTuple):
+    creates: list[Any]
+    updates: list[tuple[Any, Any]]
+    deletes: list[Any]
+    unchanged: int
+
+
+class _Applier:
+    """Validates references, compares with the stored gazetteer and writes the differences."""
+
+    def __init__(
+        self,
+        database: Database,
+        supply: _Supply,
+        report: ImportReport,
+        progress: ImportProgress,
+        *,
+        full: bool,
+        format: Format,
+    ) -> None:
+        self.database = database
+        self.supply = supply
+        self.report = report
+        self.progress = progress
+        self.full = full
+        self.format = format
+        self.now = datetime.now(UTC)
+        self.tables = Base.metadata.tables
+
+    def run(self) -> None:
+        with self.database.write() as session:
+            self.session = session
+            empty = not any(
+                session.scalar(select(func.count()).select_from(model))
+                for model in (Street, Property, AddressRecord)
+            )
+            self.progress.phase("Checking references", 1)
+            stored_streets = self._stored_streets()
+            streets = self._streets(stored_streets)
+            stored_uprns: set[int] = set() if empty else set(session.scalars(select(Property.uprn)))
+            properties = self._properties(stored_uprns)
+            street_keys = set(stored_streets) | {
+                key for key, entry in streets.items() if entry.change_type != "D"
+            }
+            property_keys = stored_uprns | {
+                key for key, entry in properties.items() if entry.change_type != "D"
+            }
+            addresses = self._references(
+                self.supply.addresses, "address", property_keys, street_keys
+            )
+            xrefs = self._references(self.supply.xrefs, "cross_reference", property_keys, None)
+            self.supply.addresses, self.supply.xrefs = {}, {}
+            properties = self._derive_properties(properties, addresses)
+            self.progress.advance(1)
+
+            street_diff = self._diff_streets(streets, stored_streets)
+            property_diff = self._diff(
+                Property, NewProperty, properties, "property", carried=True, empty=empty
+            )
+            address_diff = self._diff(
+                AddressRecord, NewAddress, addresses, "address", carried=True, empty=empty
+            )
+            xref_diff = self._diff(
+                CrossReference,
+                NewCrossReference,
+                xrefs,
+                "cross_reference",
+                carried=self.format == "dtf" and (self.supply.carries_xrefs or self.full),
+                empty=empty,
+            )
+            self._refuse_deletions(street_diff, property_diff, address_diff, xref_diff)
+            self._write(street_diff, property_diff, address_diff, xref_diff)
+            self._record_changes(
+                (
+                    ("street", street_diff),
+                    ("property", property_diff),
+                    ("address", address_diff),
+                    ("cross_reference", xref_diff),
+                )
+            )
+            self._refresh_index(empty, street_diff, property_diff, address_diff)
+
+    # -- streets --------------------------------------------------------------------------
+
+    def _stored_streets(self) -> dict[int, NewStreet]:
+        columns = [Street.__table__.c[name] for name in NewStreet._fields]
+        return {row[0]: NewStreet._make(row) for row in self.session.execute(select(*columns))}
+
+    def _streets(self, stored: dict[int, NewStreet]) -> dict[int, _Entry]:
+        """Types 11 and 15 of each street merged into one record (or a deletion)."""
+        supply, merged = self.supply, {}
+        for usrn in sorted(set(supply.streets) | set(supply.descriptors)):
+            street = supply.streets.get(usrn)
+            descriptor = supply.descriptors.get(usrn)
+            if street is not None and street.change_type == "D":
+                merged[usrn] = _Entry(street.line, "D", None)
+                continue
+            if descriptor is not None and descriptor.record is None:
+                continue  # a descriptor deleted alone: Townhall keeps one descriptor per street
+            base: StreetRecord | NewStreet | None = (
+                street.record if street is not None else None
+            ) or stored.get(usrn)
+            if base is None:
+                base = supply.street_defaults.get(usrn)
+            names: DescriptorRecord | NewStreet | None = (
+                descriptor.record if descriptor is not None else None
+            ) or stored.get(usrn)
+            line = (street or descriptor).line  # type: ignore[union-attr]
+            change = (street or descriptor).change_type  # type: ignore[union-attr]
+            if base is None:
+                self.report.reject(
+                    Rejection(
+                        line,
+                        "street descriptor",
+                        "USRN",
+                        f"street {usrn} has no type 11 record in the file or the gazetteer",
+                    )
+                )
+                continue
+            if names is None:
+                self.report.reject(
+                    Rejection(
+                        line,
+                        "street",
+                        "USRN",
+                        f"street {usrn} has no descriptor (type 15) in the file or the gazetteer",
+                    )
+                )
+                continue
+            merged[usrn] = _Entry(
+                line,
+                change,
+                NewStreet(
+                    usrn=usrn,
+                    record_type=base.record_type,
+                    descriptor=names.descriptor,
+                    locality=names.locality,
+                    town=names.town,
+                    administrative_area=names.administrative_area,
+                    state=base.state,
+                    start_easting=base.start_easting,
+                    start_northing=base.start_northing,
+                    end_easting=base.end_easting,
+                    end_northing=base.end_northing,
+                    start_date=base.start_date,
+                    end_date=base.end_date,
+                    last_update_date=base.last_update_date,
+                ),
+            )
+        supply.streets, supply.descriptors, supply.street_defaults = {}, {}, {}
+        return merged
+
+    def _diff_streets(self, incoming: dict[int, _Entry], stored: dict[int, NewStreet]) -> _Diff:
+        creates, updates, deletes, unchanged = [], [], [], 0
+        for usrn, old in stored.items():
+            entry = incoming.pop(usrn, None)
+            if entry is None:
+                if self.full:
+                    deletes.append(old)
+                continue
+            if entry.change_type == "D":
+                deletes.append(old)
+            elif entry.record == old:
+                unchanged += 1
+            else:
+                updates.append((old, entry.record))
+        for usrn, entry in incoming.items():
+            if entry.change_type == "D":
+                self._nothing_to_delete(entry, "street", usrn)
+            else:
+                creates.append(entry.record)
+        return _Diff(creates, updates, deletes, unchanged)
+
+    def _nothing_to_delete(self, entry: _Entry, kind: str, key: object) -> None:
+        self.report.reject(
+            Rejection(entry.line, kind, None, f"deletes {key}, which the gazetteer does not hold")
+        )
+
+    # -- properties and references --------------------------------------------------------
+
+    def _properties(self, stored_uprns: set[int]) -> dict[int, _Entry]:
+        """The file's properties whose parent exists (in the file or the gazetteer)."""
+        incoming = self.supply.properties
+        self.supply.properties = {}
+        accepted: dict[int, bool] = {}
+
+        def settle(uprn: int) -> bool:
+            chain: list[int] = []
+            current: int | None = uprn
+            verdict = True
+            while current is not None and current not in accepted:
+                entry = incoming.get(current)
+                if entry is None or entry.change_type == "D":
+                    verdict = current in stored_uprns
+                    break
+                if current in chain:  # a loop of parents: none of them can be written
+                    verdict = False
+                    break
+                chain.append(current)
+                current = entry.record.parent_uprn
+            else:
+                verdict = accepted[current] if current is not None else True
+            for member in reversed(chain):
+                entry = incoming[member]
+                if not verdict:
+                    parent = entry.record.parent_uprn
+                    self.report.reject(
+                        Rejection(
+                            entry.line,
+                            "BLPU",
+                            "PARENT_UPRN",
+                            f"parent {parent} is neither in the file nor in the gazetteer",
+                        )
+                    )
+                accepted[member] = verdict
+            return verdict
+
+        for uprn, entry in incoming.items():
+            if entry.change_type != "D" and uprn not in accepted:
+                settle(uprn)
+        return {
+            uprn: entry
+            for uprn, entry in incoming.items()
+            if entry.change_type == "D" or accepted.get(uprn)
+        }
+
+    def _references(
+        self,
+        incoming: dict[str, _Entry],
+        kind: str,
+        property_keys: set[int],
+        street_keys: set[int] | None,
+    ) -> dict[str, _Entry]:
+        """The file's addresses (or cross-references) whose property and street exist."""
+        record_name = "LPI" if kind == "address" else "cross-reference"
+        kept: dict[str, _Entry] = {}
+        for key, entry in incoming.items():
+            record = entry.record
+            if record is not None:
+                if record.uprn not in property_keys:
+                    self.report.reject(
+                        Rejection(
+                            entry.line,
+                            record_name,
+                            "UPRN",
+                            f"property {record.uprn} is neither in the file nor in the gazetteer",
+                        )
+                    )
+                    continue
+                if street_keys is not None and record.usrn not in street_keys:
+                    self.report.reject(
+                        Rejection(
+                            entry.line,
+                            record_name,
+                            "USRN",
+                            f"street {record.usrn} is neither in the file nor in the gazetteer",
+                        )
+                    )
+                    continue
+            kept[key] = entry
+        return kept
+
+    def _derive_properties(
+        self, properties: dict[int, _Entry], addresses: dict[str, _Entry]
+    ) -> dict[int, _Entry]:
+        """Each BLPU as a property: WGS84 from its grid point, the postcode of its best address."""
+        best: dict[int, tuple[int, str]] = {}
+        for entry in addresses.values():
+            record = entry.record
+            if record is None:
+                continue
+            current = best.get(record.uprn)
+            if current is None or record.logical_status < current[0]:
+                best[record.uprn] = (record.logical_status, record.postcode)
+        live = [(uprn, entry) for uprn, entry in properties.items() if entry.record is not None]
+        if live:
+            latitudes, longitudes = grid_to_wgs84(
+                [entry.record.easting for _, entry in live],
+                [entry.record.northing for _, entry in live],
+            )
+            for (uprn, entry), latitude, longitude in zip(
+                live, latitudes.tolist(), longitudes.tolist(), strict=True
+            ):
+                blpu: BlpuRecord = entry.record
+                found = best.get(uprn)
+                properties[uprn] = entry._replace(
+                    record=NewProperty(
+                        uprn=uprn,
+                        parent_uprn=blpu.parent_uprn,
+                        logical_status=blpu.logical_status,
+                        blpu_state=blpu.blpu_state,
+                        classification_code=blpu.classification_code,
+                        easting=blpu.easting,
+                        northing=blpu.northing,
+                        latitude=latitude,
+                        longitude=longitude,
+                        representative_point_code=blpu.representative_point_code,
+                        # Empty until compared: a property whose addresses are not in this
+                        # file keeps the postcode it has.
+                        postcode_locator=found[1] if found else "",
+                        organisation=blpu.organisation,
+                        start_date=blpu.start_date,
+                        end_date=blpu.end_date,
+                        last_update_date=blpu.last_update_date,
+                    )
+                )
+        return properties
+
+    # -- comparing ------------------------------------------------------------------------
+
+    def _diff(
+        self,
+        model: type[Base],
+        shape: type[Any],
+        incoming: dict[Any, _Entry],
+        kind: str,
+        *,
+        carried: bool,
+        empty: bool,
+    ) -> _Diff:
+        creates: list[Any] = []
+        updates: list[tuple[Any, Any]] = []
+        deletes: list[Any] = []
+        unchanged = 0
+        table: Table = model.__table__  # type: ignore[assignment]
+        fill_postcode = shape is NewProperty
+        if not empty:
+            self.progress.phase(f"Comparing {kind.replace('_', ' ')} records", len(incoming))
+            columns = [table.c[name] for name in shape._fields]
+            result = self.session.execute(select(*columns), execution_options={"yield_per": 20_000})
+            make = shape._make
+            compared = 0
+            for row in result:
+                old = make(row)
+                entry = incoming.pop(old[0], None)
+                if entry is None:
+                    if self.full and carried:
+                        deletes.append(old)
+                    continue
+                compared += 1
+                if compared % 20_000 == 0:
+                    self.progress.advance(20_000)
+                if entry.change_type == "D":
+                    deletes.append(old)
+                    continue
+                new = entry.record
+                if fill_postcode and not new.postcode_locator:
+                    new = new._replace(postcode_locator=old.postcode_locator)
+                if new == old:
+                    unchanged += 1
+                else:
+                    updates.append((old, new))
+        for key, entry in incoming.items():
+            if entry.change_type == "D":
+                self._nothing_to_delete(entry, kind, key)
+            else:
+                creates.append(entry.record)
+        incoming.clear()
+        return _Diff(creates, updates, deletes, unchanged)
+
+    # -- deletions ------------------------------------------------------------------------
+
+    def _refuse_deletions(
+        self, streets: _Diff, properties: _Diff, addresses: _Diff, xrefs: _Diff
+    ) -> None:
+        """Keep (and report) each deletion that would leave something pointing at nothing."""
+        deleted_lpis = {old.lpi_key for old in addresses.deletes}
+        written_addresses = [*addresses.creates, *(new for _, new in addresses.updates)]
+        if streets.deletes:
+            usrns = {old.usrn for old in streets.deletes}
+            in_use = {item.usrn for item in written_addresses if item.usrn in usrns}
+            in_use |= {
+                usrn
+                for key, usrn in self._stored_pairs(AddressRecord, "lpi_key", "usrn", usrns)
+                if key not in deleted_lpis
+            }
+            self._keep(streets, "street", "usrn", dict.fromkeys(in_use, "addresses are on it"))
+        if properties.deletes:
+            blockers = self._property_blockers(
+                properties, deleted_lpis, {old.xref_key for old in xrefs.deletes}
+            )
+            uprns = {old.uprn for old in properties.deletes}
+            for item in written_addresses:
+                if item.uprn in uprns:
+                    blockers[item.uprn] = "it still has addresses"
+            for item in [*xrefs.creates, *(new for _, new in xrefs.updates)]:
+                if item.uprn in uprns:
+                    blockers.setdefault(item.uprn, "it still has cross-references")
+            self._keep(properties, "property", "uprn", blockers)
+
+    def _property_blockers(
+        self, properties: _Diff, deleted_lpis: set[str], deleted_xrefs: set[str]
+    ) -> dict[int, str]:
+        """Why each property that cannot be deleted must stay, by UPRN."""
+        uprns = {old.uprn for old in properties.deletes}
+        blockers: dict[int, str] = {}
+        for key, uprn in self._stored_pairs(AddressRecord, "lpi_key", "uprn", uprns):
+            if key not in deleted_lpis:
+                blockers[uprn] = "it still has addresses"
+        for key, uprn in self._stored_pairs(CrossReference, "xref_key", "uprn", uprns):
+            if key not in deleted_xrefs:
+                blockers.setdefault(uprn, "it still has cross-references")
+        children = list(self._stored_pairs(Property, "uprn", "parent_uprn", uprns))
+        children += [
+            (item.uprn, item.parent_uprn)
+            for item in [*properties.creates, *(new for _, new in properties.updates)]
+            if item.parent_uprn in uprns
+        ]
+        changed = True
+        while changed:  # a kept child keeps its parent, and so on up
+            changed = False
+            for child, parent in children:
+                kept_child = child not in uprns or child in blockers
+                if parent in uprns and kept_child and parent not in blockers:
+                    blockers[parent] = "it still has child properties"
+                    changed = True
+        return blockers
+
+    def _stored_pairs(
+        self, model: type[Base], key: str, reference: str, values: Collection[int]
+    ) -> Iterator[tuple[Any, Any]]:
+        table: Table = model.__table__  # type: ignore[assignment]
+        ordered = sorted(values)
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start : start + _CHUNK]
+            statement = select(table.c[key], table.c[reference]).where(
+                table.c[reference].in_(chunk)
+            )
+            for found, referenced in self.session.execute(statement):  # noqa: UP028
+                yield found, referenced
+
+    def _keep(self, diff: _Diff, kind: str, key_name: str, reasons: dict[int, str]) -> None:
+        """Take the deletions of these keys back, reporting each with its reason."""
+        if not reasons:
+            return
+        kept = [old for old in diff.deletes if getattr(old, key_name) in reasons]
+        diff.deletes[:] = [old for old in diff.deletes if getattr(old, key_name) not in reasons]
+        for old in kept:
+            key = getattr(old, key_name)
+            self.report.reject(
+                Rejection(None, kind, None, f"{kind} {key} was not deleted: {reasons[key]}")
+            )
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(self, streets: _Diff, properties: _Diff, addresses: _Diff, xrefs: _Diff) -> None:
+        total = sum(
+            len(diff.creates) + len(diff.updates) + len(diff.deletes)
+            for diff in (streets, properties, addresses, xrefs)
+        )
+        self.progress.phase("Writing changes", total)
+        self._insert(Street, NewStreet, streets.creates)
+        self._update(Street, NewStreet, streets.updates)
+        self._insert(Property, NewProperty, _parents_first(properties.creates))
+        self._update(Property, NewProperty, _parents_first_pairs(properties.updates))
+        self._insert(CrossReference, NewCrossReference, xrefs.creates)
+        self._update(CrossReference, NewCrossReference, xrefs.updates)
+        self._insert(AddressRecord, NewAddress, addresses.creates)
+        self._update(AddressRecord, NewAddress, addresses.updates)
+        self._delete(AddressRecord, "lpi_key", [old.lpi_key for old in addresses.deletes])
+        self._delete(CrossReference, "xref_key", [old.xref_key for old in xrefs.deletes])
+        self._delete(Property, "uprn", _children_first(properties.deletes))
+        self._delete(Street, "usrn", [old.usrn for old in streets.deletes])
+        counts = self.report.counts
+        for name, diff in (
+            ("street", streets),
+            ("property", properties),
+            ("address", addresses),
+            ("cross_reference", xrefs),
+        ):
+            counts[name] = RecordCounts(
+                created=len(diff.creates),
+                updated=len(diff.updates),
+                deleted=len(diff.deletes),
+                unchanged=diff.unchanged,
+            )
+
+    def _insert(self, model: type[Base], shape: type[Any], rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        now = self.now
+        insert_rows(
+            self.session,
+            self.tables[model.__tablename__],
+            (*shape._fields, "modified_at"),
+            ((*row, now) for row in rows),
+            on_batch=self.progress.advance,
+        )
+
+    def _update(
+        self, model: type[Base], shape: type[Any], pairs: Sequence[tuple[Any, Any]]
+    ) -> None:
+        if not pairs:
+            return
+        table: Table = model.__table__  # type: ignore[assignment]
+        key = shape._fields[0]
+        statement = (
+            update(table)
+            .where(table.c[key] == bindparam("_key"))
+            .values({name: bindparam(name) for name in (*shape._fields[1:], "modified_at")})
+        )
+        for start in range(0, len(pairs), 5_000):
+            batch = pairs[start : start + 5_000]
+            self.session.connection().execute(
+                statement,
+                [{"_key": new[0], **new._asdict(), "modified_at": self.now} for _, new in batch],
+            )
+            self.progress.advance(len(batch))
+
+    def _delete(self, model: type[Base], key: str, keys: Sequence[Any]) -> None:
+        table: Table = model.__table__  # type: ignore[assignment]
+        # One statement per key, in order: a block's flats go before the block on both databases.
+        statement = delete(table).where(table.c[key] == bindparam("_key"))
+        for start in range(0, len(keys), 5_000):
+            batch = keys[start : start + 5_000]
+            self.session.connection().execute(statement, [{"_key": value} for value in batch])
+            self.progress.advance(len(batch))
+
+    # -- change records and the search index -----------------------------------------------
+
+    def _record_changes(self, diffs: Iterable[tuple[str, _Diff]]) -> None:
+        rows = list(self._change_rows(diffs))
+        if not rows:
+            return
+        table = self.tables[AddressChange.__tablename__]
+        columns = (
+            "recorded_at",
+            "import_id",
+            "record_type",
+            "record_key",
+            "uprn",
+            "action",
+            "changes",
+        )
+        self.progress.phase("Recording changes", len(rows))
+        insert_rows(self.session, table, columns, rows, on_batch=self.progress.advance)
+
+    def _change_rows(self, diffs: Iterable[tuple[str, _Diff]]) -> Iterator[tuple[Any, ...]]:
+        now, import_id = self.now, self.report.import_id
+        for record_type, diff in diffs:
+            for new in diff.creates:
+                yield (
+                    now,
+                    import_id,
+                    record_type,
+                    str(new[0]),
+                    _uprn_of(record_type, new),
+                    "created",
+                    {
+                        name: [None, _jsonable(value)]
+                        for name, value in zip(new._fields, new, strict=True)
+                        if value is not None
+                    },
+                )
+            for old, new in diff.updates:
+                yield (
+                    now,
+                    import_id,
+                    record_type,
+                    str(new[0]),
+                    _uprn_of(record_type, new),
+                    "updated",
+                    {
+                        name: [_jsonable(before), _jsonable(after)]
+                        for name, before, after in zip(new._fields, old, new, strict=True)
+                        if before != after
+                    },
+                )
+            for old in diff.deletes:
+                yield (
+                    now,
+                    import_id,
+                    record_type,
+                    str(old[0]),
+                    _uprn_of(record_type, old),
+                    "deleted",
+                    {
+                        name: [_jsonable(value), None]
+                        for name, value in zip(old._fields, old, strict=True)
+                        if value is not None
+                    },
+                )
+
+    def _refresh_index(
+        self, empty: bool, streets: _Diff, properties: _Diff, addresses: _Diff
+    ) -> None:
+        if empty:
+            self.progress.phase("Building the search index", 1)
+            search_index.refresh(self.session)
+            self.progress.advance(1)
+            return
+        lpi_keys = {item.lpi_key for item in addresses.creates}
+        lpi_keys |= {new.lpi_key for _, new in addresses.updates}
+        lpi_keys |= {old.lpi_key for old in addresses.deletes}
+        changed_uprns = {new.uprn for _, new in properties.updates}
+        if changed_uprns:
+            lpi_keys |= {
+                key
+                for key, _ in self._stored_pairs(AddressRecord, "lpi_key", "uprn", changed_uprns)
+            }
+        usrns = {new.usrn for _, new in streets.updates} | {old.usrn for old in streets.deletes}
+        if lpi_keys or usrns:
+            self.progress.phase("Refreshing the search index", 1)
+            search_index.refresh(self.session, lpi_keys=lpi_keys, usrns=usrns)
+            self.progress.advance(1)
+
+
+def _uprn_of(record_type: str, record: Any) -> int | None:
+    return None if record_type == "street" else int(record.uprn)
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _depths(items: Iterable[tuple[int, int | None]]) -> dict[int, int]:
+    """How far below a property outside these ``(uprn, parent)`` pairs each one is."""
+    parent_of = dict(items)
+    depth: dict[int, int] = {}
+    for start in parent_of:
+        chain: list[int] = []
+        current: int | None = start
+        while current is not None and current in parent_of and current not in depth:
+            if current in chain:
+                break
+            chain.append(current)
+            current = parent_of[current]
+        known = depth.get(current, -1) if current is not None else -1
+        for offset, member in enumerate(reversed(chain), start=1):
+            depth[member] = known + offset
+    return depth
+
+
+def _parents_first(properties: list[NewProperty]) -> list[NewProperty]:
+    depth = _depths((item.uprn, item.parent_uprn) for item in properties)
+    return sorted(properties, key=lambda item: depth[item.uprn])
+
+
+def _parents_first_pairs(
+    pairs: list[tuple[NewProperty, NewProperty]],
+) -> list[tuple[NewProperty, NewProperty]]:
+    depth = _depths((new.uprn, new.parent_uprn) for _, new in pairs)
+    return sorted(pairs, key=lambda pair: depth[pair[1].uprn])
+
+
+def _children_first(properties: list[NewProperty]) -> list[int]:
+    depth = _depths((item.uprn, item.parent_uprn) for item in properties)
+    return sorted((item.uprn for item in properties), key=lambda uprn: -depth[uprn])
+
+
+# --- the export -------------------------------------------------------------------------------
+
+
+def export_gazetteer(
+    database: Database, path: Path | str, *, format: Format = "dtf"
+) -> ExportReport:
+    """Write the whole gazetteer to ``path`` as a DTF 7.3 full supply or a plain CSV."""
+    path = Path(path)
+    with database.read() as session, path.open("w", encoding="utf-8", newline="") as file:
+        streets = {
+            row.usrn: row
+            for row in (
+                ExportStreet._make(values)
+                for values in session.execute(
+                    select(*[Street.__table__.c[name] for name in ExportStreet._fields])
+                )
+            )
+        }
+        if format == "csv":
+            return _export_csv(session, file, streets)
+        first_key = session.scalar(select(func.min(AddressRecord.lpi_key)))
+        custodian = int(first_key[:4]) if first_key and first_key[:4].isdigit() else 0
+        writer = DtfWriter(file, custodian_code=custodian)
+        writer.header()
+        for street in sorted(streets.values()):
+            writer.street(street)
+        properties = 0
+        for values in _stream(session, Property, ExportProperty._fields, Property.uprn):
+            writer.blpu(ExportProperty._make(values))
+            properties += 1
+        xrefs = 0
+        for values in _stream(
+            session, CrossReference, NewCrossReference._fields, CrossReference.xref_key
+        ):
+            writer.xref(NewCrossReference._make(values))
+            xrefs += 1
+        addresses = 0
+        for values in _stream(session, AddressRecord, NewAddress._fields, AddressRecord.lpi_key):
+            address = NewAddress._make(values)
+            on_street = streets.get(address.usrn)
+            writer.lpi(address, on_street.town if on_street else "")
+            addresses += 1
+        writer.trailer()
+        return ExportReport("dtf", len(streets), properties, addresses, xrefs, writer.records)
+
+
+def _stream(
+    session: Session, model: type[Base], fields: Sequence[str], order: Any
+) -> Iterator[Any]:
+    table: Table = model.__table__  # type: ignore[assignment]
+    yield from session.execute(
+        select(*[table.c[name] for name in fields]).order_by(order),
+        execution_options={"yield_per": 20_000},
+    )
+
+
+def _export_csv(session: Session, file: Any, streets: dict[int, ExportStreet]) -> ExportReport:
+    writer = PlainCsvWriter(file)
+    lpis: Table = AddressRecord.__table__  # type: ignore[assignment]
+    blpus: Table = Property.__table__  # type: ignore[assignment]
+    columns = [lpis.c[name] for name in NewAddress._fields] + [
+        blpus.c[name] for name in ExportProperty._fields
+    ]
+    statement = (
+        select(*columns)
+        .join_from(lpis, blpus, lpis.c.uprn == blpus.c.uprn)
+        .order_by(lpis.c.lpi_key)
+    )
+    width = len(NewAddress._fields)
+    uprns: set[int] = set()
+    for values in session.execute(statement, execution_options={"yield_per": 20_000}):
+        address = NewAddress._make(values[:width])
+        blpu = ExportProperty._make(values[width:])
+        writer.address(address, streets[address.usrn], blpu)
+        uprns.add(address.uprn)
+    return ExportReport("csv", len(streets), len(uprns), writer.records, 0, writer.records + 1)
