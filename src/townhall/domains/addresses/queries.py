@@ -1,0 +1,536 @@
+"""Reading the gazetteer: what the addresses API, the portal and the matcher ask of it.
+
+This module owns the read side of the addresses domain. Each function opens its own
+``database.read()`` unit of work and returns the public shapes of ``schemas.py``: an address
+search with every filter (``find_addresses``), a property with its addresses, parent and
+children, a street and its addresses, a property's cross-references and its history. An unknown
+UPRN or USRN is a ``NotFound``; a filter that cannot be read (a malformed postcode, a bounding
+box out of range) a ``ValidationFailed`` naming the query parameter. Lists are keyset pages in
+the search index's order (street, number, flat), or nearest first when searching near a point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from townhall.demo.geography import grid_to_wgs84
+from townhall.domains.addresses import search_index
+from townhall.domains.addresses.classifications import describe
+from townhall.domains.addresses.models import (
+    AddressChange,
+    AddressRecord,
+    CrossReference,
+    Property,
+    Street,
+)
+from townhall.domains.addresses.schemas import (
+    BLPU_LOGICAL_STATUSES,
+    BLPU_STATES,
+    LPI_LOGICAL_STATUSES,
+    STREET_RECORD_TYPES,
+    STREET_STATES,
+    AddressableObject,
+    AddressChangePublic,
+    AddressFilters,
+    AddressPublic,
+    BoundingBox,
+    Classification,
+    CodeMeaning,
+    Coordinates,
+    CrossReferencePublic,
+    Near,
+    PropertyPublic,
+    PropertySummary,
+    StreetPublic,
+    StreetSummary,
+)
+from townhall.domains.addresses.search_models import SearchEntry
+from townhall.domains.addresses.text import normalise_words, postcode_filter, single_line
+from townhall.errors import FieldError, NotFound, ValidationFailed
+from townhall.platform.db import Database
+from townhall.platform.http.pagination import Page, PageRequest, keyset_page
+
+# A bounding box may span at most this many degrees each way (a county, not the country).
+MAX_BBOX_DEGREES = 0.5
+MAX_RADIUS_METRES = 5_000.0
+LPI_STATUSES = frozenset(LPI_LOGICAL_STATUSES)
+# Metres per degree of latitude, and of longitude at the equator (WGS84, near enough for a
+# few kilometres: the error is well under one per cent).
+_METRES_PER_DEGREE_LATITUDE = 111_132.0
+_METRES_PER_DEGREE_LONGITUDE = 111_320.0
+
+
+# --- reading filters ---------------------------------------------------------------------------
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed([FieldError(field=f"query.{field}", message=message)])
+
+
+def parse_bbox(text: str) -> BoundingBox:
+    """``min_lon,min_lat,max_lon,max_lat`` (WGS84 degrees), checked; ValidationFailed if not."""
+    parts = text.split(",")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(math.isfinite(value) for value in values):
+        raise _invalid("bbox", "Give four numbers: min_lon,min_lat,max_lon,max_lat (WGS84).")
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+        raise _invalid("bbox", "Longitudes must be between -180 and 180.")
+    if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+        raise _invalid("bbox", "Latitudes must be between -90 and 90.")
+    if min_lon >= max_lon or min_lat >= max_lat:
+        raise _invalid("bbox", "Each minimum must be less than its maximum.")
+    if max_lon - min_lon > MAX_BBOX_DEGREES or max_lat - min_lat > MAX_BBOX_DEGREES:
+        raise _invalid("bbox", f"The box may span at most {MAX_BBOX_DEGREES} degrees each way.")
+    return BoundingBox(min_lon, min_lat, max_lon, max_lat)
+
+
+def parse_near(text: str, radius_m: float | None) -> Near:
+    """``lat,lon`` (WGS84 degrees) and a radius in metres, checked; ValidationFailed if not."""
+    parts = text.split(",")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 2 or not all(math.isfinite(value) for value in values):
+        raise _invalid("near", "Give a latitude and a longitude: lat,lon (WGS84).")
+    lat, lon = values
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise _invalid("near", "The latitude must be within ±90 and the longitude within ±180.")
+    radius = 500.0 if radius_m is None else radius_m
+    if not (math.isfinite(radius) and 0 < radius <= MAX_RADIUS_METRES):
+        raise _invalid(
+            "radius_m", f"The radius must be more than 0 and at most {MAX_RADIUS_METRES:g}."
+        )
+    return Near(lat, lon, radius)
+
+
+# --- the search --------------------------------------------------------------------------------
+
+
+def find_addresses(
+    database: Database, filters: AddressFilters, page: PageRequest
+) -> Page[AddressPublic]:
+    """One page of the addresses matching every filter given (see ``AddressFilters``)."""
+    with database.read() as session:
+        conditions = _conditions(session, filters)
+        if conditions is None:
+            return Page(items=[], next_position=None)
+        keys: list[ColumnElement[Any]] = [SearchEntry.sort_key.expression]
+        extra: list[ColumnElement[Any]] = []
+        if filters.near is not None:
+            distance = _distance_squared(filters.near)
+            extra.append(distance.label("distance"))
+            keys = [distance, SearchEntry.sort_key.expression]
+        statement = _address_select(*extra).where(*conditions)
+        result = keyset_page(
+            session,
+            statement,
+            keys,
+            page,
+            position_of=lambda row: (
+                (row.distance, row.sort_key) if filters.near is not None else (row.sort_key,)
+            ),
+        )
+        return Page(
+            items=[_address_of(row) for row in result.items], next_position=result.next_position
+        )
+
+
+def _address_select(*extra: ColumnElement[Any]) -> Select[Any]:
+    statement: Select[Any] = (
+        select(SearchEntry.sort_key, AddressRecord, Property, Street, *extra)
+        .select_from(SearchEntry)
+        .join(AddressRecord, AddressRecord.lpi_key == SearchEntry.lpi_key)
+        .join(Property, Property.uprn == AddressRecord.uprn)
+        .join(Street, Street.usrn == AddressRecord.usrn)
+    )
+    return statement
+
+
+def _conditions(session: Session, filters: AddressFilters) -> list[ColumnElement[bool]] | None:
+    """SQL conditions for the filters; None when they can match nothing."""
+    conditions = _text_conditions(session, filters)
+    if conditions is None:
+        return None
+    return conditions + _field_conditions(filters)
+
+
+def _text_conditions(session: Session, filters: AddressFilters) -> list[ColumnElement[bool]] | None:
+    """Conditions of the free text, postcode and street filters; None if nothing can match."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.q is not None and filters.q.strip():
+        match = search_index.match_text(session, filters.q)
+        if match.lpi_keys is not None:
+            if not match.lpi_keys:
+                return None
+            conditions.append(SearchEntry.lpi_key.in_(match.lpi_keys))
+        elif match.condition is not None:
+            conditions.append(match.condition)
+    if filters.postcode is not None:
+        prefixes = postcode_filter(filters.postcode)
+        if prefixes is None:
+            raise _invalid("postcode", "Give a postcode or the start of one (E8 1AA, E8 1, E8).")
+        conditions.append(search_index.postcode_condition(prefixes))
+    if filters.street is not None:
+        names = {filters.street.strip().upper(), " ".join(normalise_words(filters.street))}
+        usrns = list(
+            session.scalars(select(Street.usrn).where(func.upper(Street.descriptor).in_(names)))
+        )
+        if not usrns:
+            return None
+        conditions.append(SearchEntry.usrn.in_(usrns))
+    return conditions
+
+
+def _field_conditions(filters: AddressFilters) -> list[ColumnElement[bool]]:
+    """Conditions of the filters on plain fields and places."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.building_number is not None:
+        number = filters.building_number
+        conditions.append(
+            or_(
+                AddressRecord.pao_start_number == number,
+                and_(
+                    AddressRecord.pao_start_number < number, AddressRecord.pao_end_number >= number
+                ),
+            )
+        )
+    if filters.uprn is not None:
+        conditions.append(AddressRecord.uprn == filters.uprn)
+    if filters.usrn is not None:
+        conditions.append(SearchEntry.usrn == filters.usrn)
+    if filters.status:
+        conditions.append(AddressRecord.logical_status.in_(sorted(set(filters.status))))
+    if filters.classification is not None:
+        code = filters.classification.strip().upper()
+        if not code.isalnum() or len(code) > 6:
+            raise _invalid(
+                "classification", "Give a classification code or its start (R, RD, RD04)."
+            )
+        conditions.append(Property.classification_code.startswith(code, autoescape=True))
+    if filters.parent_uprn is not None:
+        conditions.append(Property.parent_uprn == filters.parent_uprn)
+    if filters.bbox is not None:
+        box = filters.bbox
+        conditions.append(Property.longitude.between(box.min_lon, box.max_lon))
+        conditions.append(Property.latitude.between(box.min_lat, box.max_lat))
+    if filters.near is not None:
+        conditions.extend(_near_conditions(filters.near))
+    if filters.modified_since is not None:
+        since = filters.modified_since
+        conditions.append(or_(AddressRecord.modified_at >= since, Property.modified_at >= since))
+    return conditions
+
+
+def _longitude_scale(lat: float) -> float:
+    return _METRES_PER_DEGREE_LONGITUDE * max(math.cos(math.radians(lat)), 1e-6)
+
+
+def _near_conditions(near: Near) -> list[ColumnElement[bool]]:
+    """The box around the circle (an index range), then the circle itself."""
+    dlat = near.radius_m / _METRES_PER_DEGREE_LATITUDE
+    dlon = near.radius_m / _longitude_scale(near.lat)
+    return [
+        Property.longitude.between(near.lon - dlon, near.lon + dlon),
+        Property.latitude.between(near.lat - dlat, near.lat + dlat),
+        _distance_squared(near) <= near.radius_m * near.radius_m,
+    ]
+
+
+def _distance_squared(near: Near) -> ColumnElement[float]:
+    """The squared distance in metres from the point (flat-earth, fine for a few kilometres)."""
+    dx = (Property.longitude - near.lon) * _longitude_scale(near.lat)
+    dy = (Property.latitude - near.lat) * _METRES_PER_DEGREE_LATITUDE
+    return dx * dx + dy * dy
+
+
+# --- shaping -----------------------------------------------------------------------------------
+
+
+def utc(moment: datetime) -> datetime:
+    """A stored time with its offset (SQLite hands times back without one; they are UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _code(value: int | None, meanings: dict[int, str]) -> CodeMeaning | None:
+    return None if value is None else CodeMeaning(code=value, meaning=meanings.get(value))
+
+
+def _classification(code: str) -> Classification:
+    return Classification(code=code, description=describe(code))
+
+
+def _coordinates(item: Property) -> Coordinates:
+    return Coordinates(
+        latitude=item.latitude,
+        longitude=item.longitude,
+        easting=item.easting,
+        northing=item.northing,
+    )
+
+
+def address_line(address: AddressRecord, item: Property, street: Street) -> str:
+    """The printed single-line address of an LPI."""
+    return single_line(
+        sao_start_number=address.sao_start_number,
+        sao_start_suffix=address.sao_start_suffix,
+        sao_end_number=address.sao_end_number,
+        sao_end_suffix=address.sao_end_suffix,
+        sao_text=address.sao_text,
+        pao_start_number=address.pao_start_number,
+        pao_start_suffix=address.pao_start_suffix,
+        pao_end_number=address.pao_end_number,
+        pao_end_suffix=address.pao_end_suffix,
+        pao_text=address.pao_text,
+        street=street.descriptor,
+        locality=street.locality,
+        town=street.town,
+        postcode=address.postcode,
+        organisation=item.organisation,
+        classification_code=item.classification_code,
+    )
+
+
+def _public(address: AddressRecord, item: Property, street: Street) -> AddressPublic:
+    return AddressPublic(
+        lpi_key=address.lpi_key,
+        uprn=str(address.uprn),
+        usrn=str(address.usrn),
+        parent_uprn=None if item.parent_uprn is None else str(item.parent_uprn),
+        single_line=address_line(address, item, street),
+        organisation=item.organisation,
+        sao=AddressableObject(
+            start_number=address.sao_start_number,
+            start_suffix=address.sao_start_suffix,
+            end_number=address.sao_end_number,
+            end_suffix=address.sao_end_suffix,
+            text=address.sao_text,
+        ),
+        pao=AddressableObject(
+            start_number=address.pao_start_number,
+            start_suffix=address.pao_start_suffix,
+            end_number=address.pao_end_number,
+            end_suffix=address.pao_end_suffix,
+            text=address.pao_text,
+        ),
+        street=StreetSummary(
+            usrn=str(street.usrn),
+            descriptor=street.descriptor,
+            locality=street.locality,
+            town=street.town,
+        ),
+        postcode=address.postcode,
+        level=address.level,
+        logical_status=CodeMeaning(
+            code=address.logical_status, meaning=LPI_LOGICAL_STATUSES.get(address.logical_status)
+        ),
+        classification=_classification(item.classification_code),
+        coordinates=_coordinates(item),
+        start_date=address.start_date,
+        end_date=address.end_date,
+        last_update_date=address.last_update_date,
+        modified_at=utc(address.modified_at),
+    )
+
+
+def _address_of(row: Any) -> AddressPublic:
+    return _public(row.AddressRecord, row.Property, row.Street)
+
+
+# --- one property, one street ------------------------------------------------------------------
+
+
+def _addresses_of(session: Session, uprns: Sequence[int]) -> dict[int, list[AddressPublic]]:
+    """Every address of these properties, approved first."""
+    found: dict[int, list[AddressPublic]] = {uprn: [] for uprn in uprns}
+    if not uprns:
+        return found
+    statement = (
+        select(AddressRecord, Property, Street)
+        .join(Property, Property.uprn == AddressRecord.uprn)
+        .join(Street, Street.usrn == AddressRecord.usrn)
+        .where(AddressRecord.uprn.in_(list(uprns)))
+        .order_by(AddressRecord.uprn, AddressRecord.logical_status, AddressRecord.lpi_key)
+    )
+    for address, item, street in session.execute(statement):
+        found[address.uprn].append(_public(address, item, street))
+    return found
+
+
+def _summary(item: Property, addresses: Sequence[AddressPublic]) -> PropertySummary:
+    return PropertySummary(
+        uprn=str(item.uprn),
+        single_line=addresses[0].single_line if addresses else None,
+        classification=_classification(item.classification_code),
+        coordinates=_coordinates(item),
+    )
+
+
+def _property(session: Session, uprn: int) -> Property:
+    item = session.get(Property, uprn)
+    if item is None:
+        raise NotFound(f"There is no property with UPRN {uprn}.")
+    return item
+
+
+def get_property(database: Database, uprn: int) -> PropertyPublic:
+    """A property with all its addresses (approved first), its parent and its children."""
+    with database.read() as session:
+        item = _property(session, uprn)
+        parent = session.get(Property, item.parent_uprn) if item.parent_uprn is not None else None
+        children = list(
+            session.scalars(
+                select(Property).where(Property.parent_uprn == uprn).order_by(Property.uprn)
+            )
+        )
+        wanted = [uprn, *(child.uprn for child in children)]
+        if parent is not None:
+            wanted.append(parent.uprn)
+        addresses = _addresses_of(session, wanted)
+        return PropertyPublic(
+            uprn=str(item.uprn),
+            parent_uprn=None if item.parent_uprn is None else str(item.parent_uprn),
+            logical_status=CodeMeaning(
+                code=item.logical_status, meaning=BLPU_LOGICAL_STATUSES.get(item.logical_status)
+            ),
+            state=_code(item.blpu_state, BLPU_STATES),
+            classification=_classification(item.classification_code),
+            coordinates=_coordinates(item),
+            postcode_locator=item.postcode_locator,
+            organisation=item.organisation,
+            start_date=item.start_date,
+            end_date=item.end_date,
+            last_update_date=item.last_update_date,
+            modified_at=utc(item.modified_at),
+            addresses=addresses[uprn],
+            parent=_summary(parent, addresses[parent.uprn]) if parent is not None else None,
+            children=[_summary(child, addresses[child.uprn]) for child in children],
+        )
+
+
+def get_properties(database: Database, uprns: Iterable[int]) -> list[AddressPublic]:
+    """The addresses of several properties at once (for the matcher), approved first."""
+    wanted = sorted(set(uprns))
+    with database.read() as session:
+        found = _addresses_of(session, wanted)
+    return [address for uprn in wanted for address in found[uprn]]
+
+
+def _street_point(easting: float, northing: float) -> Coordinates:
+    latitudes, longitudes = grid_to_wgs84([easting], [northing])
+    return Coordinates(
+        latitude=float(latitudes[0]),
+        longitude=float(longitudes[0]),
+        easting=easting,
+        northing=northing,
+    )
+
+
+def get_street(database: Database, usrn: int) -> StreetPublic:
+    """A street by its USRN, with how many addresses it has."""
+    with database.read() as session:
+        street = session.get(Street, usrn)
+        if street is None:
+            raise NotFound(f"There is no street with USRN {usrn}.")
+        count = session.scalar(
+            select(func.count()).select_from(AddressRecord).where(AddressRecord.usrn == usrn)
+        )
+        return StreetPublic(
+            usrn=str(street.usrn),
+            record_type=CodeMeaning(
+                code=street.record_type, meaning=STREET_RECORD_TYPES.get(street.record_type)
+            ),
+            descriptor=street.descriptor,
+            locality=street.locality,
+            town=street.town,
+            administrative_area=street.administrative_area,
+            state=_code(street.state, STREET_STATES),
+            start=_street_point(street.start_easting, street.start_northing),
+            end=_street_point(street.end_easting, street.end_northing),
+            start_date=street.start_date,
+            end_date=street.end_date,
+            last_update_date=street.last_update_date,
+            modified_at=utc(street.modified_at),
+            address_count=count or 0,
+        )
+
+
+def street_properties(database: Database, usrn: int, page: PageRequest) -> Page[AddressPublic]:
+    """One page of the addresses on a street, in number order; NotFound for an unknown USRN."""
+    with database.read() as session:
+        if session.get(Street, usrn) is None:
+            raise NotFound(f"There is no street with USRN {usrn}.")
+    return find_addresses(database, AddressFilters(usrn=usrn), page)
+
+
+def cross_references(
+    database: Database, uprn: int, page: PageRequest
+) -> Page[CrossReferencePublic]:
+    """One page of a property's identifiers in other systems; NotFound for an unknown UPRN."""
+    with database.read() as session:
+        _property(session, uprn)
+        result = keyset_page(
+            session,
+            select(CrossReference).where(CrossReference.uprn == uprn),
+            [CrossReference.xref_key.expression],
+            page,
+            position_of=lambda row: (row.CrossReference.xref_key,),
+        )
+        items = [
+            CrossReferencePublic(
+                xref_key=ref.xref_key,
+                uprn=str(ref.uprn),
+                source=ref.source,
+                cross_reference=ref.cross_reference,
+                version=ref.version,
+                start_date=ref.start_date,
+                end_date=ref.end_date,
+                last_update_date=ref.last_update_date,
+            )
+            for (ref,) in (row.tuple() for row in result.items)
+        ]
+        return Page(items=items, next_position=result.next_position)
+
+
+def property_history(database: Database, uprn: int, page: PageRequest) -> Page[AddressChangePublic]:
+    """One page of the changes Townhall applied to a property, oldest first."""
+    with database.read() as session:
+        _property(session, uprn)
+        result = keyset_page(
+            session,
+            select(AddressChange).where(AddressChange.uprn == uprn),
+            [AddressChange.id.expression],
+            page,
+            position_of=lambda row: (row.AddressChange.id,),
+        )
+        items = [
+            AddressChangePublic(
+                id=change.id,
+                recorded_at=utc(change.recorded_at),
+                record_type=change.record_type,
+                record_key=change.record_key,
+                action=change.action,
+                changes=change.changes,
+            )
+            for (change,) in (row.tuple() for row in result.items)
+        ]
+        return Page(items=items, next_position=result.next_position)
+
+
+def modified_since_ok(value: datetime) -> datetime:
+    """``modified_since`` must carry its offset (RFC 3339): a naive time is ambiguous."""
+    if value.tzinfo is None:
+        raise _invalid(
+            "modified_since", "Give the time with its offset (RFC 3339), e.g. 2024-05-01T00:00:00Z."
+        )
+    return value
