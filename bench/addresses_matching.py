@@ -216,8 +216,9 @@ def fit_weights(database: Database, *, size: int, seed: int) -> dict[str, float]
     gazetteer = MemoryGazetteer.load(database, exclude_uprns=held)
     rows: list[list[float]] = []
     labels: list[float] = []
-    for case in cases:
-        parsed = parse_address(case.text, case.postcode)
+    for number, case in enumerate(cases):
+        # One string in five without its postcode: residents often leave it out.
+        parsed = parse_address(case.text, None if number % 5 == 0 else case.postcode)
         for address in gazetteer.candidates(parsed):
             values = features(parsed, address)
             if values is None:

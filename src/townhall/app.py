@@ -16,6 +16,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from townhall import __version__
+from townhall.domains.addresses.api import build_addresses_router
+from townhall.domains.addresses.matching_api import build_address_matches_router
 from townhall.platform.auth.admin_api import build_consumers_router
 from townhall.platform.auth.install import describe_access, install_access_control
 from townhall.platform.context import AppContext
@@ -121,6 +123,8 @@ def create_app(settings: Settings) -> FastAPI:
     # The token endpoint, the key set, and the verifier every require(scope) asks.
     install_access_control(app, context)
     app.include_router(build_consumers_router())
+    app.include_router(build_addresses_router())
+    app.include_router(build_address_matches_router())
     build_portal(app, context)
 
     # Added innermost first. The request context answers unexpected exceptions itself, so the
