@@ -251,9 +251,9 @@ def _entry(row: _AddressRow) -> tuple[tuple[Any, ...], list[str]]:
     pao_start, pao_end, pao_suffix = row.pao_start_number, row.pao_end_number, row.pao_start_suffix
     if pao_start is None and (found := _numbers_in(row.pao_text)):
         pao_start, pao_end, pao_suffix = found[0].number, found[0].end_number, found[0].suffix
-    sao_start, sao_end = row.sao_start_number, row.sao_end_number
+    sao_start, sao_end, sao_suffix = row.sao_start_number, row.sao_end_number, row.sao_start_suffix
     if sao_start is None and (found := _numbers_in(row.sao_text)):
-        sao_start, sao_end = found[0].number, found[0].end_number
+        sao_start, sao_end, sao_suffix = found[0].number, found[0].end_number, found[0].suffix
     words = address_words(
         sao_start_number=row.sao_start_number,
         sao_text=row.sao_text,
@@ -270,7 +270,7 @@ def _entry(row: _AddressRow) -> tuple[tuple[Any, ...], list[str]]:
             f"{row.usrn:012d}",
             f"{pao_start:06d}{pao_suffix or ' '}" if pao_start is not None else "~~~~~~~",
             f"{' '.join(normalise_words(row.pao_text or ''))[:40]:<40}",
-            f"{sao_start:06d}{row.sao_start_suffix or ' '}" if sao_start is not None else "~~~~~~~",
+            f"{sao_start:06d}{sao_suffix or ' '}" if sao_start is not None else " " * 7,
             f"{' '.join(normalise_words(row.sao_text or ''))[:40]:<40}",
             row.lpi_key,
         )
@@ -283,8 +283,10 @@ def _entry(row: _AddressRow) -> tuple[tuple[Any, ...], list[str]]:
         outward[:4],
         inward[:3],
         pao_start,
+        (pao_suffix or None) if pao_start is not None else None,
         pao_end,
         sao_start,
+        (sao_suffix or None) if sao_start is not None else None,
         sao_end,
         " ".join(words)[:400],
     )
@@ -299,8 +301,10 @@ _ENTRY_COLUMNS = (
     "postcode_outward",
     "postcode_inward",
     "pao_start",
+    "pao_suffix",
     "pao_end",
     "sao_start",
+    "sao_suffix",
     "sao_end",
     "words",
 )
@@ -628,13 +632,15 @@ def match_text(session: Session, q: str) -> TextMatch:
 def _number_condition(number: HouseNumber, *, flat: bool | None) -> ColumnElement[bool]:
     """Addresses whose building (flat=False), flat (True) or either (None) number covers it."""
 
-    def covers(start: Any, end: Any) -> ColumnElement[bool]:
+    def covers(start: Any, suffix: Any, end: Any) -> ColumnElement[bool]:
         if number.end_number is not None:  # a range asked for: the same range
             return and_(start == number.number, end == number.end_number)
+        if number.suffix:  # "12A" is 12A only
+            return and_(start == number.number, suffix == number.suffix)
         return or_(start == number.number, and_(start < number.number, end >= number.number))
 
-    building = covers(SearchEntry.pao_start, SearchEntry.pao_end)
-    flat_number = covers(SearchEntry.sao_start, SearchEntry.sao_end)
+    building = covers(SearchEntry.pao_start, SearchEntry.pao_suffix, SearchEntry.pao_end)
+    flat_number = covers(SearchEntry.sao_start, SearchEntry.sao_suffix, SearchEntry.sao_end)
     if flat is None:
         return or_(building, flat_number)
     return flat_number if flat else building

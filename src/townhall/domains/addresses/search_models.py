@@ -37,8 +37,10 @@ class SearchEntry(Base):
     postcode_inward: Mapped[str] = mapped_column(String(3))
     # House numbers, from the number fields or, failing those, from the names ("Flat 3").
     pao_start: Mapped[int | None] = mapped_column(Integer)
+    pao_suffix: Mapped[str | None] = mapped_column(String(2))
     pao_end: Mapped[int | None] = mapped_column(Integer)
     sao_start: Mapped[int | None] = mapped_column(Integer)
+    sao_suffix: Mapped[str | None] = mapped_column(String(2))
     sao_end: Mapped[int | None] = mapped_column(Integer)
     # The address's own normalised words (not its street's), space separated.
     words: Mapped[str] = mapped_column(String(400), default="")

@@ -173,7 +173,7 @@ ABBREVIATIONS: dict[str, str] = {
 }
 
 # A token: a number form ("12", "12A", "12-14", "3/12") or a run of letters and digits.
-_TOKEN = re.compile(r"[0-9]+[A-Z]?(?:[-/][0-9]+[A-Z]?)?|[A-Z0-9]+|,")
+_TOKEN = re.compile(r"[0-9]+[A-Z]?(?:[-/][0-9]+[A-Z]?)?(?![A-Z0-9])|[A-Z0-9]+|,")
 _NUMBER = re.compile(r"^([0-9]+)([A-Z]?)$")
 _RANGE = re.compile(r"^([0-9]+)([A-Z]?)-([0-9]+)([A-Z]?)$")
 _SLASH = re.compile(r"^([0-9]+)([A-Z]?)/([0-9]+)([A-Z]?)$")

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 00:11:14.330017
+Create Date: 2026-11-23 00:15:59.924653
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ def upgrade() -> None:
         sa.Column("postcode_outward", sa.String(length=4), nullable=False),
         sa.Column("postcode_inward", sa.String(length=3), nullable=False),
         sa.Column("pao_start", sa.Integer(), nullable=True),
+        sa.Column("pao_suffix", sa.String(length=2), nullable=True),
         sa.Column("pao_end", sa.Integer(), nullable=True),
         sa.Column("sao_start", sa.Integer(), nullable=True),
+        sa.Column("sao_suffix", sa.String(length=2), nullable=True),
         sa.Column("sao_end", sa.Integer(), nullable=True),
         sa.Column("words", sa.String(length=400), nullable=False),
         sa.PrimaryKeyConstraint("lpi_key", name=op.f("pk_address_search_entries")),
