@@ -34,6 +34,7 @@ from townhall.portal.templating import (
     build_templates,
     static_url,
 )
+from townhall.portal.views_addresses import build_addresses_router
 from townhall.portal.views_sign_in import install_sign_in
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
@@ -190,5 +191,7 @@ def build_portal(app: FastAPI, context: AppContext) -> None:
     assets = Mount(STATIC_PATH, app=StaticFiles(directory=STATIC_DIRECTORY), name="static")
     mark_public(assets)
     app.router.routes.append(assets)
-    install_sign_in(app, context, build_templates(context.settings))
+    templates = build_templates(context.settings)
+    install_sign_in(app, context, templates)
+    app.include_router(build_addresses_router(context, templates))
     app.include_router(_build_router(context))
