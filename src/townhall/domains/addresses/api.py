@@ -52,6 +52,8 @@ Usrn = Annotated[
 ]
 DigitsQuery = Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")]
 Status = Literal[1, 3, 5, 6, 7, 8, 9]
+# A whole postcode or its start, as ``postcode_filter`` reads it.
+POSTCODE_PATTERN = r"^ *[A-Za-z]{1,2}[0-9][A-Za-z0-9]? *(?:[0-9][A-Za-z]{0,2})? *$"
 
 _GEOJSON_PAGE: dict[int | str, dict[str, Any]] = {
     200: {"content": {geojson.GEOJSON: {"schema": geojson.FEATURE_COLLECTION_SCHEMA}}}
@@ -108,6 +110,7 @@ def _add_address_routes(router: APIRouter) -> None:
             Query(
                 min_length=1,
                 max_length=10,
+                pattern=POSTCODE_PATTERN,
                 description="A whole or partial postcode, any spacing or case: "
                 "E8 1AA, e81aa, E8 1, E8.",
                 examples=["E8 3SE"],
@@ -147,8 +150,8 @@ def _add_address_routes(router: APIRouter) -> None:
             str | None,
             Query(
                 max_length=100,
-                description="min_lon,min_lat,max_lon,max_lat (WGS84), at most "
-                f"{queries.MAX_BBOX_DEGREES} degrees each way.",
+                pattern=queries.BBOX_PATTERN,
+                description="min_lon,min_lat,max_lon,max_lat (WGS84 decimal degrees).",
                 examples=["-0.06,51.53,-0.05,51.55"],
             ),
         ] = None,
@@ -156,6 +159,7 @@ def _add_address_routes(router: APIRouter) -> None:
             str | None,
             Query(
                 max_length=60,
+                pattern=queries.NEAR_PATTERN,
                 description="lat,lon (WGS84): addresses within radius_m, nearest first.",
                 examples=["51.5398,-0.0572"],
             ),
@@ -170,7 +174,10 @@ def _add_address_routes(router: APIRouter) -> None:
         ] = None,
         modified_since: Annotated[
             datetime | None,
-            Query(description="Only addresses Townhall changed at or after this time (RFC 3339)."),
+            Query(
+                description="Only addresses Townhall changed at or after this time (RFC 3339; "
+                "UTC when no offset is given)."
+            ),
         ] = None,
     ) -> Any:
         """Search addresses by free text, postcode, identifiers, status, class or place."""

@@ -56,8 +56,11 @@ from townhall.errors import FieldError, NotFound, ValidationFailed
 from townhall.platform.db import Database
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 
-# A bounding box may span at most this many degrees each way (a county, not the country).
-MAX_BBOX_DEGREES = 0.5
+# What a longitude and a latitude look like in a query (decimal degrees, in range).
+LONGITUDE_PATTERN = r"-?(?:180(?:\.0+)?|(?:1[0-7][0-9]|[0-9]{1,2})(?:\.[0-9]+)?)"
+LATITUDE_PATTERN = r"-?(?:90(?:\.0+)?|[0-8]?[0-9](?:\.[0-9]+)?)"
+BBOX_PATTERN = rf"^{LONGITUDE_PATTERN},{LATITUDE_PATTERN},{LONGITUDE_PATTERN},{LATITUDE_PATTERN}$"
+NEAR_PATTERN = rf"^{LATITUDE_PATTERN},{LONGITUDE_PATTERN}$"
 MAX_RADIUS_METRES = 5_000.0
 LPI_STATUSES = frozenset(LPI_LOGICAL_STATUSES)
 # Metres per degree of latitude, and of longitude at the equator (WGS84, near enough for a
@@ -74,7 +77,11 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 
 def parse_bbox(text: str) -> BoundingBox:
-    """``min_lon,min_lat,max_lon,max_lat`` (WGS84 degrees), checked; ValidationFailed if not."""
+    """``min_lon,min_lat,max_lon,max_lat`` (WGS84 degrees), checked; ValidationFailed if not.
+
+    The two corners may come in either order: a box is the same box however its corners are
+    named. Any size is allowed, because a page is read in index order whatever the box holds.
+    """
     parts = text.split(",")
     try:
         values = [float(part) for part in parts]
@@ -82,16 +89,12 @@ def parse_bbox(text: str) -> BoundingBox:
         values = []
     if len(values) != 4 or not all(math.isfinite(value) for value in values):
         raise _invalid("bbox", "Give four numbers: min_lon,min_lat,max_lon,max_lat (WGS84).")
-    min_lon, min_lat, max_lon, max_lat = values
-    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+    lon_a, lat_a, lon_b, lat_b = values
+    if not (-180 <= lon_a <= 180 and -180 <= lon_b <= 180):
         raise _invalid("bbox", "Longitudes must be between -180 and 180.")
-    if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+    if not (-90 <= lat_a <= 90 and -90 <= lat_b <= 90):
         raise _invalid("bbox", "Latitudes must be between -90 and 90.")
-    if min_lon >= max_lon or min_lat >= max_lat:
-        raise _invalid("bbox", "Each minimum must be less than its maximum.")
-    if max_lon - min_lon > MAX_BBOX_DEGREES or max_lat - min_lat > MAX_BBOX_DEGREES:
-        raise _invalid("bbox", f"The box may span at most {MAX_BBOX_DEGREES} degrees each way.")
-    return BoundingBox(min_lon, min_lat, max_lon, max_lat)
+    return BoundingBox(min(lon_a, lon_b), min(lat_a, lat_b), max(lon_a, lon_b), max(lat_a, lat_b))
 
 
 def parse_near(text: str, radius_m: float | None) -> Near:
@@ -497,7 +500,7 @@ def cross_references(
                 end_date=ref.end_date,
                 last_update_date=ref.last_update_date,
             )
-            for (ref,) in (row.tuple() for row in result.items)
+            for ref in (row.CrossReference for row in result.items)
         ]
         return Page(items=items, next_position=result.next_position)
 
@@ -522,15 +525,11 @@ def property_history(database: Database, uprn: int, page: PageRequest) -> Page[A
                 action=change.action,
                 changes=change.changes,
             )
-            for (change,) in (row.tuple() for row in result.items)
+            for change in (row.AddressChange for row in result.items)
         ]
         return Page(items=items, next_position=result.next_position)
 
 
 def modified_since_ok(value: datetime) -> datetime:
-    """``modified_since`` must carry its offset (RFC 3339): a naive time is ambiguous."""
-    if value.tzinfo is None:
-        raise _invalid(
-            "modified_since", "Give the time with its offset (RFC 3339), e.g. 2024-05-01T00:00:00Z."
-        )
-    return value
+    """``modified_since`` with its offset; a time given without one is taken as UTC."""
+    return utc(value)
