@@ -1,4 +1,4 @@
-"""Importing and exporting the gazetteer: round trips, differences only, change records, refusals."""
+"""Importing and exporting the gazetteer: round trips, differences only, changes, refusals."""
 
 from __future__ import annotations
 
@@ -317,7 +317,7 @@ def test_a_garbage_file_cannot_be_read(empty_gazetteer: Database, tmp_path: Path
     path = tmp_path / "garbage.bin"
     path.write_bytes(bytes(range(256)) * 40)
 
-    with pytest.raises(UnreadableFile, match="neither an NLPG DTF 7.3 file"):
+    with pytest.raises(UnreadableFile, match=r"neither an NLPG DTF 7\.3 file"):
         import_gazetteer(empty_gazetteer, path)
 
     with pytest.raises(UnreadableFile, match="cannot be read"):
