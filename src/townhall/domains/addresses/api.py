@@ -10,7 +10,8 @@ for ``application/geo+json``, as GeoJSON.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import IntEnum
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -51,7 +52,20 @@ Usrn = Annotated[
     ),
 ]
 DigitsQuery = Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")]
-Status = Literal[1, 3, 5, 6, 7, 8, 9]
+
+
+class Status(IntEnum):
+    """The LPI logical statuses a search may ask for."""
+
+    APPROVED = 1
+    ALTERNATIVE = 3
+    CANDIDATE = 5
+    PROVISIONAL = 6
+    REJECTED_INTERNAL = 7
+    HISTORICAL = 8
+    REJECTED = 9
+
+
 # A whole postcode or its start, as ``postcode_filter`` reads it.
 POSTCODE_PATTERN = r"^ *[A-Za-z]{1,2}[0-9][A-Za-z0-9]? *(?:[0-9][A-Za-z]{0,2})? *$"
 
@@ -188,7 +202,7 @@ def _add_address_routes(router: APIRouter) -> None:
             usrn=int(usrn) if usrn is not None else None,
             street=street,
             building_number=building_number,
-            status=tuple(status or ()),
+            status=tuple(int(value) for value in status or ()),
             classification=classification,
             parent_uprn=int(parent_uprn) if parent_uprn is not None else None,
             bbox=queries.parse_bbox(bbox) if bbox is not None else None,
