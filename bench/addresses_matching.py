@@ -51,7 +51,12 @@ from sqlalchemy import select
 from townhall.domains.addresses.matching import FastMatcher, MatchInput, MemoryGazetteer
 from townhall.domains.addresses.matching.parse import parse_address
 from townhall.domains.addresses.matching.results import MatchOutcome
-from townhall.domains.addresses.matching.score import FEATURES, features
+from townhall.domains.addresses.matching.score import (
+    DECISION_FEATURES,
+    FEATURES,
+    decision_features,
+    features,
+)
 from townhall.domains.addresses.models import AddressRecord, Property, Street
 from townhall.platform.db import Database
 
@@ -68,6 +73,7 @@ class Case:
     truth: int
     held_out: bool
     collision: bool
+    rules: str = ""  # the generator's applied rules and noise, for looking at misses
 
 
 def components(database: Database) -> list[dict[str, str]]:
@@ -146,7 +152,8 @@ def messy_cases(
                 postcode=out["recorded_postcode"] or None,
                 truth=int(truth),
                 held_out=truth in held,
-                collision=out["collision"] in ("matches_other_only", "matches_both"),
+                collision=out["collision"] in ("matches_other_only", "matches_label_and_other"),
+                rules="|".join(x for x in (out["applied_rules"], out["noise_ops"]) if x),
             )
         )
     return cases
@@ -206,35 +213,64 @@ def run_uk_address_matcher(
     return {key: value.uprn for key, value in results.items()}, seconds
 
 
-def fit_weights(database: Database, *, size: int, seed: int) -> dict[str, float]:
-    """Logistic weights for the score, fitted on candidates of a generated training set."""
+def _logistic(rows: list[list[float]], labels: list[float]) -> list[float]:
+    """Logistic regression weights by Newton's method, with a little L2."""
     import numpy as np
 
+    x = np.array(rows)
+    y = np.array(labels)
+    w = np.zeros(x.shape[1])
+    ridge = 1e-3 * np.eye(x.shape[1])
+    for _ in range(25):  # iteratively reweighted least squares
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - y) + ridge @ w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
+        w -= np.linalg.solve(hessian, gradient)
+    return [round(float(value), 3) for value in w]
+
+
+def fit_weights(
+    database: Database, *, size: int, seed: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The score's two sets of weights, fitted on a generated training set.
+
+    First the candidate weights (every candidate whose numbers agree, labelled by whether it is
+    the string's property), then, with those, the decision weights (the best candidate of each
+    string, labelled the same way).
+    """
     records = components(database)
     cases = messy_cases(records, size=size, held_out_share=0.1, seed=seed)
     held = {c.truth for c in cases if c.held_out}
     gazetteer = MemoryGazetteer.load(database, exclude_uprns=held)
+    # One string in five without its postcode: residents often leave it out.
+    parsed_cases = [
+        (case, parse_address(case.text, None if number % 5 == 0 else case.postcode))
+        for number, case in enumerate(cases)
+    ]
     rows: list[list[float]] = []
     labels: list[float] = []
-    for number, case in enumerate(cases):
-        # One string in five without its postcode: residents often leave it out.
-        parsed = parse_address(case.text, None if number % 5 == 0 else case.postcode)
+    for case, parsed in parsed_cases:
         for address in gazetteer.candidates(parsed):
             values = features(parsed, address)
             if values is None:
                 continue
             rows.append([values[name] for name in FEATURES])
             labels.append(float(address.uprn == case.truth and not case.held_out))
-    x = np.array(rows)
-    y = np.array(labels)
-    w = np.zeros(x.shape[1])
-    ridge = 1e-3 * np.eye(x.shape[1])
-    for _ in range(25):  # Newton's method (iteratively reweighted least squares), a little L2
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        gradient = x.T @ (p - y) + ridge @ w
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
-        w -= np.linalg.solve(hessian, gradient)
-    return {name: round(float(value), 3) for name, value in zip(FEATURES, w, strict=True)}
+    weights = dict(zip(FEATURES, _logistic(rows, labels), strict=True))
+    matcher = FastMatcher(gazetteer, weights=weights)
+    rows, labels = [], []
+    for case, parsed in parsed_cases:
+        ranking = matcher.rank(parsed)
+        if not ranking.comparisons:
+            continue
+        values = decision_features(
+            parsed, ranking.comparisons, postcode_known=ranking.postcode_known
+        )
+        rows.append([values[name] for name in DECISION_FEATURES])
+        best = ranking.comparisons[0].address.uprn
+        labels.append(float(best == case.truth and not case.held_out))
+    decision = dict(zip(DECISION_FEATURES, _logistic(rows, labels), strict=True))
+    return weights, decision
 
 
 def run(
@@ -324,7 +360,8 @@ def main() -> None:
     if arguments.fit:
         # Another seed than the benchmark's: the weights are not fitted on what they are scored on.
         database = Database(arguments.database_url)
-        print(fit_weights(database, size=arguments.size, seed=arguments.seed + 1))
+        weights, decision = fit_weights(database, size=arguments.size, seed=arguments.seed + 1)
+        print(f"WEIGHTS = {weights}\nDECISION_WEIGHTS = {decision}")
         database.dispose()
         return
     report = run(

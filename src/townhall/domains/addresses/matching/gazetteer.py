@@ -68,6 +68,7 @@ class GazetteerAddress:
     town_words: tuple[str, ...]
     postcode: str
     single_line: str
+    classification: str = ""
 
 
 _COLUMNS = (
@@ -141,6 +142,7 @@ def address_of(row: Sequence[Any]) -> GazetteerAddress:
             postcode=postcode,
             classification_code=classification,
         ),
+        classification=classification or "",
     )
 
 

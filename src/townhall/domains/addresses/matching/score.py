@@ -10,6 +10,7 @@ fitted on the synthetic accuracy set (``bench/addresses_matching.py --fit``), so
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,34 +43,109 @@ FEATURES = (
     "unexplained",
     "numbers",
     "range_partial",
+    "house_number_missing",
+    "shell",
     "not_approved",
     "unit_mismatch",
     "all_agree",
     "least_coverage",
 )
 _FLAT_KINDS = frozenset({"FLOOR", "FLAT"})
+# Logits beyond this say nothing more (and would let one feature swamp the decision).
+_LOGIT_CAP = 12.0
+
+# The best candidate's own features that the decision also reads, alone and when the best is
+# the only candidate on its postcode.
+_DECIDING_FIELDS = (
+    "street",
+    "building",
+    "building_missing",
+    "flat_words",
+    "flat_words_missing",
+    "unexplained",
+    "numbers",
+    "house_number_missing",
+    "unit_mismatch",
+    "all_agree",
+)
+DECISION_FEATURES = (
+    "bias",
+    "logit",
+    "logit_above_0",
+    "logit_above_4",
+    "logit_below_-4",
+    "gap",
+    "gap_above_3",
+    "close_rival",
+    "alone",
+    "no_postcode",
+    "alone_in_postcode",
+    "rivals_in_postcode",
+    "off_known_postcode",
+    "off_unknown_postcode",
+    *_DECIDING_FIELDS,
+    *(f"alone_in_postcode*{name}" for name in _DECIDING_FIELDS),
+)
 
 # Fitted by bench/addresses_matching.py --fit on a training set generated with another seed than
 # the one the benchmark reports on (ADR 19).
 WEIGHTS: dict[str, float] = {
-    "bias": -4.546,
-    "postcode_same": 1.989,
-    "postcode_sector": -1.981,
-    "postcode_district": -1.742,
-    "postcode_other": -5.576,
-    "street": 0.702,
-    "building": 2.625,
-    "building_missing": -1.719,
-    "flat_words": 2.256,
-    "flat_words_missing": -2.998,
-    "locality": 0.835,
-    "unexplained": -12.288,
-    "numbers": 2.403,
-    "range_partial": -5.276,
-    "not_approved": 1.714,
-    "unit_mismatch": -6.251,
-    "all_agree": 2.037,
-    "least_coverage": 0.841,
+    "bias": -2.997,
+    "postcode_same": 2.984,
+    "postcode_sector": -2.376,
+    "postcode_district": -2.254,
+    "postcode_other": -6.623,
+    "street": -0.058,
+    "building": 1.52,
+    "building_missing": -2.838,
+    "flat_words": 0.949,
+    "flat_words_missing": -4.525,
+    "locality": 0.864,
+    "unexplained": -15.268,
+    "numbers": 2.153,
+    "range_partial": -1.507,
+    "house_number_missing": -2.204,
+    "shell": -11.391,
+    "not_approved": 2.427,
+    "unit_mismatch": -2.221,
+    "all_agree": 2.701,
+    "least_coverage": 2.376,
+}
+DECISION_WEIGHTS: dict[str, float] = {
+    "bias": -4.636,
+    "logit": 0.746,
+    "logit_above_0": -0.276,
+    "logit_above_4": -0.282,
+    "logit_below_-4": -0.244,
+    "gap": 1.932,
+    "gap_above_3": -1.797,
+    "close_rival": 4.539,
+    "alone": 0.373,
+    "no_postcode": 0.503,
+    "alone_in_postcode": -3.716,
+    "rivals_in_postcode": 0.446,
+    "off_known_postcode": -0.01,
+    "off_unknown_postcode": 4.761,
+    "street": 0.484,
+    "building": 0.272,
+    "building_missing": -0.506,
+    "flat_words": -0.234,
+    "flat_words_missing": -0.59,
+    "unexplained": -2.784,
+    "numbers": -0.234,
+    "house_number_missing": -0.858,
+    "unit_mismatch": -2.354,
+    "all_agree": 0.882,
+    "alone_in_postcode*street": -2.131,
+    "alone_in_postcode*building": -1.098,
+    "alone_in_postcode*building_missing": -3.27,
+    "alone_in_postcode*flat_words": 0.0,
+    "alone_in_postcode*flat_words_missing": 0.0,
+    "alone_in_postcode*unexplained": -1.175,
+    "alone_in_postcode*numbers": 8.823,
+    "alone_in_postcode*house_number_missing": 8.757,
+    "alone_in_postcode*unit_mismatch": -0.416,
+    "alone_in_postcode*all_agree": -1.552,
 }
 
 
@@ -127,6 +203,9 @@ class Comparison:
     address: GazetteerAddress
     probability: float
     reason: str
+    logit: float = 0.0
+    # The features, which the decision reads too.
+    values: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def _same_number(written: HouseNumber, known: HouseNumber) -> tuple[bool, bool]:
@@ -139,44 +218,60 @@ def _same_number(written: HouseNumber, known: HouseNumber) -> tuple[bool, bool]:
     return written.end_number is None, True
 
 
+@dataclass(frozen=True, slots=True)
+class NumbersAgree:
+    """How the text's numbers fit a candidate's (only made when none contradicts them)."""
+
+    count: int  # how many of the text's numbers are the candidate's
+    partial: bool  # a range's start written for the whole range ("12" for "12-14")
+    house_missing: bool  # "Flat 3, Hilltop House" for "Flat 3, Hilltop House, 12 Mare St"
+
+
 def numbers_agree(  # noqa: PLR0911 (one return per way the numbers can disagree)
     parsed: ParsedAddress, address: GazetteerAddress
-) -> tuple[bool, int, bool]:
-    """Whether the text's numbers are exactly the candidate's: (agree, how many, partial range).
+) -> NumbersAgree | None:
+    """Whether the text's numbers are exactly the candidate's; None when they are not.
 
     Numbers marked as a flat's ("Flat 3", "3/12") must be the flat number; unmarked numbers are
     read in order, flat before house ("3, 12 Mare Street"). A flat of a named block has only a
-    flat number, so a lone number may be it ("37 Price House").
+    flat number, so a lone number may be it ("37 Price House"). A marked flat number with no
+    house number may leave out the building's number ("Flat 3, Hilltop House" for "Flat 3,
+    Hilltop House, 12 Mare Street"): every number written is still the candidate's, and the
+    score counts the omission. An unmarked lone number is never a flat's when the candidate
+    has a house number too: "12 Mare St" is not "Flat 12, 3 Mare St".
     """
     flats = [m.number for m in parsed.numbers if m.flat]
     rest = [m.number for m in parsed.numbers if not m.flat]
     sao, pao = address.sao_number, address.pao_number
+    house_missing = False
     expected: list[HouseNumber]
     if sao is not None and pao is not None:
         if flats and (len(flats) != 1 or not _same_number(flats[0], sao)[0]):
-            return False, 0, False
+            return None
         expected = [pao] if flats else [sao, pao]
+        if flats and not rest:
+            expected, house_missing = [], True
     elif sao is not None:
         expected = [] if flats else [sao]
         if flats and (len(flats) != 1 or not _same_number(flats[0], sao)[0]):
-            return False, 0, False
+            return None
     elif pao is not None:
         if flats:
-            return False, 0, False
+            return None
         expected = [pao]
     else:
         expected = []
         if flats:
-            return False, 0, False
+            return None
     if len(rest) != len(expected):
-        return False, 0, False
+        return None
     partial = False
     for written, known in zip(rest, expected, strict=True):
         same, only_start = _same_number(written, known)
         if not same:
-            return False, 0, False
+            return None
         partial = partial or only_start
-    return True, len(flats) + len(rest), partial
+    return NumbersAgree(len(flats) + len(rest), partial, house_missing)
 
 
 def _postcode_relation(given: str | None, known: str) -> str | None:
@@ -194,19 +289,21 @@ def _postcode_relation(given: str | None, known: str) -> str | None:
 
 
 def _sigmoid(value: float) -> float:
+    if value < -700.0:
+        return 0.0
     return 1.0 / (1.0 + math.exp(-value))
 
 
 def features(parsed: ParsedAddress, address: GazetteerAddress) -> dict[str, float] | None:
     """The candidate's features, or None when its numbers differ from the text's."""
-    agree, count, partial = numbers_agree(parsed, address)
-    if not agree:
+    agree = numbers_agree(parsed, address)
+    if agree is None:
         return None
-    return _features(parsed, address, count, partial)[0]
+    return _features(parsed, address, agree)[0]
 
 
 def _features(
-    parsed: ParsedAddress, address: GazetteerAddress, count: int, partial: bool
+    parsed: ParsedAddress, address: GazetteerAddress, agree: NumbersAgree
 ) -> tuple[dict[str, float], dict[str, FieldMatch], str | None]:
     words = parsed.words
     joined = "".join(words)
@@ -246,8 +343,11 @@ def _features(
     if fields["locality"].present:
         values["locality"] = fields["locality"].coverage
     values["unexplained"] = unexplained / total if total else 0.0
-    values["numbers"] = float(count)
-    values["range_partial"] = float(partial)
+    values["numbers"] = float(agree.count)
+    values["range_partial"] = float(agree.partial)
+    values["house_number_missing"] = float(agree.house_missing)
+    # A property shell (a block, BS7666 "PP") is where flats are, not where anyone lives.
+    values["shell"] = float(address.classification == "PP")
     values["not_approved"] = float(address.logical_status != 1)
     values["unit_mismatch"] = float(
         parsed.unit_word and address.sao_number is None and not address.sao_words
@@ -268,13 +368,77 @@ def compare(
     parsed: ParsedAddress, address: GazetteerAddress, weights: dict[str, float] | None = None
 ) -> Comparison | None:
     """The candidate's probability of being the address, or None when its numbers differ."""
-    agree, count, partial = numbers_agree(parsed, address)
-    if not agree:
+    agree = numbers_agree(parsed, address)
+    if agree is None:
         return None
-    values, fields, relation = _features(parsed, address, count, partial)
+    values, fields, relation = _features(parsed, address, agree)
     chosen = weights or WEIGHTS
-    probability = _sigmoid(sum(chosen.get(name, 0.0) * value for name, value in values.items()))
-    return Comparison(address, probability, _reason(fields, relation, count, partial))
+    logit = sum(chosen.get(name, 0.0) * value for name, value in values.items())
+    reason = _reason(fields, relation, agree.count, agree.partial)
+    if agree.house_missing:
+        reason += "; house number not given"
+    return Comparison(address, _sigmoid(logit), reason, logit=logit, values=values)
+
+
+def decision_features(
+    parsed: ParsedAddress, ranked: Sequence[Comparison], *, postcode_known: bool
+) -> dict[str, float]:
+    """What the whole candidate set says about the best candidate (``ranked`` best first).
+
+    One candidate's fields cannot say whether another address fits as well: the gap to the
+    runner-up and whether the best is the only address on the written postcode with the written
+    numbers can. "Flat 11, Peters House, Abbey Avenue, E8 1JA" with the street wrong is still
+    sure when flat 11 of Peters House is the only flat 11 on E8 1JA; and a best candidate off
+    a postcode the gazetteer knows is doubtful however well its words agree (``postcode_known``:
+    the written postcode has addresses).
+    """
+    first = ranked[0]
+    values = dict.fromkeys(DECISION_FEATURES, 0.0)
+    values["bias"] = 1.0
+    logit = max(-_LOGIT_CAP, min(_LOGIT_CAP, first.logit))
+    values["logit"] = logit
+    values["logit_above_0"] = max(0.0, logit)
+    values["logit_above_4"] = max(0.0, logit - 4.0)
+    values["logit_below_-4"] = min(0.0, logit + 4.0)
+    if len(ranked) > 1:
+        gap = min(first.logit - ranked[1].logit, _LOGIT_CAP)
+        values["gap"] = gap
+        values["gap_above_3"] = max(0.0, gap - 3.0)
+        values["close_rival"] = float(gap < 1.0)
+    else:
+        values["gap"] = _LOGIT_CAP
+        values["gap_above_3"] = _LOGIT_CAP - 3.0
+        values["alone"] = 1.0
+    alone_in_postcode = 0.0
+    if parsed.postcode is None:
+        values["no_postcode"] = 1.0
+    elif first.address.postcode == parsed.postcode:
+        rivals = sum(1 for c in ranked[1:] if c.address.postcode == parsed.postcode)
+        alone_in_postcode = float(rivals == 0)
+        values["rivals_in_postcode"] = math.log1p(rivals)
+    elif postcode_known:
+        values["off_known_postcode"] = 1.0
+    else:
+        values["off_unknown_postcode"] = 1.0
+    values["alone_in_postcode"] = alone_in_postcode
+    for name in _DECIDING_FIELDS:
+        value = first.values.get(name, 0.0)
+        values[name] = value
+        values[f"alone_in_postcode*{name}"] = alone_in_postcode * value
+    return values
+
+
+def decide(
+    parsed: ParsedAddress,
+    ranked: Sequence[Comparison],
+    *,
+    postcode_known: bool,
+    weights: dict[str, float] | None = None,
+) -> float:
+    """The probability that the best candidate is the address, from ``decision_features``."""
+    chosen = weights or DECISION_WEIGHTS
+    values = decision_features(parsed, ranked, postcode_known=postcode_known)
+    return _sigmoid(sum(chosen.get(name, 0.0) * value for name, value in values.items()))
 
 
 def _describe(name: str, field: FieldMatch) -> tuple[str, str] | None:
