@@ -30,6 +30,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, NamedTuple
@@ -230,20 +231,40 @@ def address_words(
     words: list[str] = []
     for text in (organisation, sao_text, pao_text):
         if text:
-            words.extend(word for word in normalise_words(text) if not is_number_token(word))
+            words.extend(_names_in(text))
     if sao_start_number is not None and not sao_text:
         residential = (classification_code or "R").upper().startswith("R")
         words.insert(0, "FLAT" if residential else "UNIT")
     return list(dict.fromkeys(words))
 
 
-def _numbers_in(text: str | None) -> list[HouseNumber]:
+@lru_cache(maxsize=200_000)
+def _words_of(text: str) -> tuple[str, ...]:
+    """``normalise_words``, remembered: a million addresses share far fewer names and streets."""
+    return tuple(normalise_words(text))
+
+
+@lru_cache(maxsize=200_000)
+def _names_in(text: str) -> tuple[str, ...]:
+    """The words of a name that are not house numbers, remembered."""
+    return tuple(word for word in _words_of(text) if not is_number_token(word))
+
+
+@lru_cache(maxsize=200_000)
+def _numbers_in(text: str | None) -> tuple[HouseNumber, ...]:
     if not text:
-        return []
+        return ()
     found: list[HouseNumber] = []
-    for word in normalise_words(text):
+    for word in _words_of(text):
         found.extend(parse_number_token(word))
-    return found
+    return tuple(found)
+
+
+@lru_cache(maxsize=100_000)
+def _postcode_parts(postcode: str) -> tuple[str, str]:
+    canonical = normalise_postcode(postcode) or postcode.upper()
+    outward, _, inward = canonical.partition(" ")
+    return outward[:4], inward[:3]
 
 
 def _entry(row: _AddressRow) -> tuple[tuple[Any, ...], list[str]]:
@@ -261,17 +282,16 @@ def _entry(row: _AddressRow) -> tuple[tuple[Any, ...], list[str]]:
         organisation=row.organisation,
         classification_code=row.classification_code,
     )
-    canonical = normalise_postcode(row.postcode) or row.postcode.upper()
-    outward, _, inward = canonical.partition(" ")
-    street = " ".join(normalise_words(row.descriptor))[:60]
+    outward, inward = _postcode_parts(row.postcode)
+    street = " ".join(_words_of(row.descriptor))[:60]
     sort_key = "|".join(
         (
             f"{street:<60}",
             f"{row.usrn:012d}",
             f"{pao_start:06d}{pao_suffix or ' '}" if pao_start is not None else "~~~~~~~",
-            f"{' '.join(normalise_words(row.pao_text or ''))[:40]:<40}",
+            f"{' '.join(_words_of(row.pao_text or ''))[:40]:<40}",
             f"{sao_start:06d}{sao_suffix or ' '}" if sao_start is not None else " " * 7,
-            f"{' '.join(normalise_words(row.sao_text or ''))[:40]:<40}",
+            f"{' '.join(_words_of(row.sao_text or ''))[:40]:<40}",
             row.lpi_key,
         )
     )
@@ -280,8 +300,8 @@ def _entry(row: _AddressRow) -> tuple[tuple[Any, ...], list[str]]:
         row.uprn,
         row.usrn,
         sort_key,
-        outward[:4],
-        inward[:3],
+        outward,
+        inward,
         pao_start,
         (pao_suffix or None) if pao_start is not None else None,
         pao_end,
