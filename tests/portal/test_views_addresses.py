@@ -224,7 +224,10 @@ def test_a_property_page_shows_the_gazetteers_facts_and_a_map(
     ):
         assert fact in text, fact
     # The map: one image with a name and a description, its links outside it, drawn here.
-    assert '<svg role="img" aria-labelledby="address-map-title address-map-desc"' in text
+    image = (
+        '<svg role="img" aria-labelledby="address-map-title" aria-describedby="address-map-desc"'
+    )
+    assert image in text
     assert '<title id="address-map-title">Map of FLAT 1, HILL HOUSE' in text
     assert "is the diamond at easting 534,786, northing 183,983" in text
     assert "Hill House is the square: 23 units" in text
