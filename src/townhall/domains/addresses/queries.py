@@ -35,7 +35,6 @@ from townhall.domains.addresses.schemas import (
     LPI_LOGICAL_STATUSES,
     STREET_RECORD_TYPES,
     STREET_STATES,
-    AddressableObject,
     AddressChangePublic,
     AddressFilters,
     AddressPublic,
@@ -48,7 +47,6 @@ from townhall.domains.addresses.schemas import (
     PropertyPublic,
     PropertySummary,
     StreetPublic,
-    StreetSummary,
 )
 from townhall.domains.addresses.search_models import SearchEntry
 from townhall.domains.addresses.text import normalise_words, postcode_filter, single_line
@@ -305,44 +303,57 @@ def address_line(address: AddressRecord, item: Property, street: Street) -> str:
 
 
 def _public(address: AddressRecord, item: Property, street: Street) -> AddressPublic:
-    return AddressPublic(
-        lpi_key=address.lpi_key,
-        uprn=str(address.uprn),
-        usrn=str(address.usrn),
-        parent_uprn=None if item.parent_uprn is None else str(item.parent_uprn),
-        single_line=address_line(address, item, street),
-        organisation=item.organisation,
-        sao=AddressableObject(
-            start_number=address.sao_start_number,
-            start_suffix=address.sao_start_suffix,
-            end_number=address.sao_end_number,
-            end_suffix=address.sao_end_suffix,
-            text=address.sao_text,
-        ),
-        pao=AddressableObject(
-            start_number=address.pao_start_number,
-            start_suffix=address.pao_start_suffix,
-            end_number=address.pao_end_number,
-            end_suffix=address.pao_end_suffix,
-            text=address.pao_text,
-        ),
-        street=StreetSummary(
-            usrn=str(street.usrn),
-            descriptor=street.descriptor,
-            locality=street.locality,
-            town=street.town,
-        ),
-        postcode=address.postcode,
-        level=address.level,
-        logical_status=CodeMeaning(
-            code=address.logical_status, meaning=LPI_LOGICAL_STATUSES.get(address.logical_status)
-        ),
-        classification=_classification(item.classification_code),
-        coordinates=_coordinates(item),
-        start_date=address.start_date,
-        end_date=address.end_date,
-        last_update_date=address.last_update_date,
-        modified_at=utc(address.modified_at),
+    # One validation of a plain nested dict (in pydantic-core) costs a fraction of building each
+    # nested model in Python: it matters at 50 addresses a page.
+    return AddressPublic.model_validate(
+        {
+            "lpi_key": address.lpi_key,
+            "uprn": str(address.uprn),
+            "usrn": str(address.usrn),
+            "parent_uprn": None if item.parent_uprn is None else str(item.parent_uprn),
+            "single_line": address_line(address, item, street),
+            "organisation": item.organisation,
+            "sao": {
+                "start_number": address.sao_start_number,
+                "start_suffix": address.sao_start_suffix,
+                "end_number": address.sao_end_number,
+                "end_suffix": address.sao_end_suffix,
+                "text": address.sao_text,
+            },
+            "pao": {
+                "start_number": address.pao_start_number,
+                "start_suffix": address.pao_start_suffix,
+                "end_number": address.pao_end_number,
+                "end_suffix": address.pao_end_suffix,
+                "text": address.pao_text,
+            },
+            "street": {
+                "usrn": str(street.usrn),
+                "descriptor": street.descriptor,
+                "locality": street.locality,
+                "town": street.town,
+            },
+            "postcode": address.postcode,
+            "level": address.level,
+            "logical_status": {
+                "code": address.logical_status,
+                "meaning": LPI_LOGICAL_STATUSES.get(address.logical_status),
+            },
+            "classification": {
+                "code": item.classification_code,
+                "description": describe(item.classification_code),
+            },
+            "coordinates": {
+                "latitude": item.latitude,
+                "longitude": item.longitude,
+                "easting": item.easting,
+                "northing": item.northing,
+            },
+            "start_date": address.start_date,
+            "end_date": address.end_date,
+            "last_update_date": address.last_update_date,
+            "modified_at": utc(address.modified_at),
+        }
     )
 
 
