@@ -23,10 +23,22 @@ from townhall.domains.addresses.text import (
 UNIT_WORDS = frozenset({"FLAT", "APARTMENT", "UNIT", "ROOM", "STUDIO", "MAISONETTE", "SUITE"})
 # Words that make a following "Flat" a description ("Ground Floor Flat, 2"), not a flat number's.
 FLOOR_WORDS = frozenset(
-    {"GROUND", "FIRST", "SECOND", "THIRD", "TOP", "BASEMENT", "FLOOR", "LOWER", "UPPER"}
+    {"GROUND", "FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "TOP", "BASEMENT", "FLOOR", "LOWER"}
+    | {"UPPER"}
 )
 # Words that say nothing about which address it is.
-NOISE_WORDS = frozenset({"THE", "AND", "OF", "NO", "NUMBER", "UK", "ENGLAND"})
+NOISE_WORDS = frozenset({"THE", "AND", "OF", "NO", "NUMBER", "UK", "ENGLAND", "AT"})
+# Floors as people abbreviate them ("Grd Floor Flat", "1st Floor"), read as the gazetteer
+# spells them.
+FLOOR_SPELLINGS = {
+    "GRD": "GROUND",
+    "GRND": "GROUND",
+    "1ST": "FIRST",
+    "2ND": "SECOND",
+    "3RD": "THIRD",
+    "4TH": "FOURTH",
+    "5TH": "FIFTH",
+}
 
 # A postcode anywhere in the text, spaced or not; the last one wins (it is written at the end).
 _POSTCODE_IN_TEXT = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b")
@@ -113,5 +125,5 @@ def _words_by_part(text: str) -> list[str]:
     for part in text.split(","):
         if words:
             words.append(",")
-        words.extend(normalise_words(part))
+        words.extend(FLOOR_SPELLINGS.get(word, word) for word in normalise_words(part))
     return words

@@ -76,7 +76,6 @@ DECISION_FEATURES = (
     "logit_below_-4",
     "gap",
     "gap_above_3",
-    "close_rival",
     "alone",
     "no_postcode",
     "alone_in_postcode",
@@ -90,62 +89,61 @@ DECISION_FEATURES = (
 # Fitted by bench/addresses_matching.py --fit on a training set generated with another seed than
 # the one the benchmark reports on (ADR 19).
 WEIGHTS: dict[str, float] = {
-    "bias": -2.997,
-    "postcode_same": 2.984,
-    "postcode_sector": -2.376,
-    "postcode_district": -2.254,
-    "postcode_other": -6.623,
-    "street": -0.058,
-    "building": 1.52,
-    "building_missing": -2.838,
-    "flat_words": 0.949,
-    "flat_words_missing": -4.525,
-    "locality": 0.864,
-    "unexplained": -15.268,
-    "numbers": 2.153,
-    "range_partial": -1.507,
-    "house_number_missing": -2.204,
-    "shell": -11.391,
-    "not_approved": 2.427,
-    "unit_mismatch": -2.221,
-    "all_agree": 2.701,
-    "least_coverage": 2.376,
+    "bias": -2.765,
+    "postcode_same": 2.923,
+    "postcode_sector": -2.363,
+    "postcode_district": -2.273,
+    "postcode_other": -6.574,
+    "street": -0.056,
+    "building": 1.322,
+    "building_missing": -3.026,
+    "flat_words": 0.768,
+    "flat_words_missing": -4.798,
+    "locality": 0.871,
+    "unexplained": -15.296,
+    "numbers": 2.166,
+    "range_partial": -1.495,
+    "house_number_missing": -4.3,
+    "shell": -11.023,
+    "not_approved": 2.458,
+    "unit_mismatch": -2.296,
+    "all_agree": 2.347,
+    "least_coverage": 2.156,
 }
 DECISION_WEIGHTS: dict[str, float] = {
-    "bias": -4.636,
-    "logit": 0.746,
-    "logit_above_0": -0.276,
-    "logit_above_4": -0.282,
-    "logit_below_-4": -0.244,
-    "gap": 1.932,
-    "gap_above_3": -1.797,
-    "close_rival": 4.539,
-    "alone": 0.373,
-    "no_postcode": 0.503,
-    "alone_in_postcode": -3.716,
-    "rivals_in_postcode": 0.446,
-    "off_known_postcode": -0.01,
-    "off_unknown_postcode": 4.761,
-    "street": 0.484,
-    "building": 0.272,
-    "building_missing": -0.506,
-    "flat_words": -0.234,
-    "flat_words_missing": -0.59,
-    "unexplained": -2.784,
-    "numbers": -0.234,
-    "house_number_missing": -0.858,
-    "unit_mismatch": -2.354,
-    "all_agree": 0.882,
-    "alone_in_postcode*street": -2.131,
-    "alone_in_postcode*building": -1.098,
-    "alone_in_postcode*building_missing": -3.27,
+    "bias": -0.978,
+    "logit": 0.758,
+    "logit_above_0": -0.349,
+    "logit_above_4": -0.558,
+    "logit_below_-4": -0.32,
+    "gap": 0.409,
+    "gap_above_3": -0.234,
+    "alone": 0.127,
+    "no_postcode": 0.919,
+    "alone_in_postcode": -3.101,
+    "rivals_in_postcode": 1.11,
+    "off_known_postcode": 0.377,
+    "off_unknown_postcode": 5.305,
+    "street": 0.604,
+    "building": 0.415,
+    "building_missing": -0.605,
+    "flat_words": -0.321,
+    "flat_words_missing": -0.93,
+    "unexplained": -3.215,
+    "numbers": -0.005,
+    "house_number_missing": -4.092,
+    "unit_mismatch": -3.162,
+    "all_agree": 1.474,
+    "alone_in_postcode*street": -2.068,
+    "alone_in_postcode*building": -0.869,
+    "alone_in_postcode*building_missing": -2.955,
     "alone_in_postcode*flat_words": 0.0,
     "alone_in_postcode*flat_words_missing": 0.0,
-    "alone_in_postcode*unexplained": -1.175,
-    "alone_in_postcode*numbers": 8.823,
-    "alone_in_postcode*house_number_missing": 8.757,
-    "alone_in_postcode*unit_mismatch": -0.416,
-    "alone_in_postcode*all_agree": -1.552,
+    "alone_in_postcode*unexplained": -0.597,
+    "alone_in_postcode*numbers": 8.295,
+    "alone_in_postcode*house_number_missing": 12.801,
+    "alone_in_postcode*unit_mismatch": 0.049,
+    "alone_in_postcode*all_agree": -0.146,
 }
 
 
@@ -227,7 +225,7 @@ class NumbersAgree:
     house_missing: bool  # "Flat 3, Hilltop House" for "Flat 3, Hilltop House, 12 Mare St"
 
 
-def numbers_agree(  # noqa: PLR0911 (one return per way the numbers can disagree)
+def numbers_agree(  # noqa: PLR0911, PLR0912 (one return per way the numbers can disagree)
     parsed: ParsedAddress, address: GazetteerAddress
 ) -> NumbersAgree | None:
     """Whether the text's numbers are exactly the candidate's; None when they are not.
@@ -251,6 +249,10 @@ def numbers_agree(  # noqa: PLR0911 (one return per way the numbers can disagree
         expected = [pao] if flats else [sao, pao]
         if flats and not rest:
             expected, house_missing = [], True
+        elif not flats and len(rest) == 1 and _names_building(parsed, address):
+            # "2 Ford Mansions, Quinn St" for "Flat 2, Ford Mansions, 1 Quinn St": the lone
+            # number is the flat's only when the text names the flat's building.
+            expected, house_missing = [sao], True
     elif sao is not None:
         expected = [] if flats else [sao]
         if flats and (len(flats) != 1 or not _same_number(flats[0], sao)[0]):
@@ -272,6 +274,13 @@ def numbers_agree(  # noqa: PLR0911 (one return per way the numbers can disagree
             return None
         partial = partial or only_start
     return NumbersAgree(len(flats) + len(rest), partial, house_missing)
+
+
+def _names_building(parsed: ParsedAddress, address: GazetteerAddress) -> bool:
+    """Whether every word of the candidate's building name is in the text."""
+    return bool(address.building_words) and all(
+        word in parsed.words for word in address.building_words
+    )
 
 
 def _postcode_relation(given: str | None, known: str) -> str | None:
@@ -404,7 +413,6 @@ def decision_features(
         gap = min(first.logit - ranked[1].logit, _LOGIT_CAP)
         values["gap"] = gap
         values["gap_above_3"] = max(0.0, gap - 3.0)
-        values["close_rival"] = float(gap < 1.0)
     else:
         values["gap"] = _LOGIT_CAP
         values["gap_above_3"] = _LOGIT_CAP - 3.0
@@ -428,6 +436,13 @@ def decision_features(
     return values
 
 
+def _postcode_fit(comparison: Comparison) -> tuple[float, ...]:
+    return tuple(comparison.values.get(f"postcode_{r}", 0.0) for r in _POSTCODE_RELATIONS)
+
+
+_POSTCODE_RELATIONS = ("same", "sector", "district", "other")
+
+
 def decide(
     parsed: ParsedAddress,
     ranked: Sequence[Comparison],
@@ -438,7 +453,15 @@ def decide(
     """The probability that the best candidate is the address, from ``decision_features``."""
     chosen = weights or DECISION_WEIGHTS
     values = decision_features(parsed, ranked, postcode_known=postcode_known)
-    return _sigmoid(sum(chosen.get(name, 0.0) * value for name, value in values.items()))
+    decided = _sigmoid(sum(chosen.get(name, 0.0) * value for name, value in values.items()))
+    if len(ranked) < 2 or _postcode_fit(ranked[0]) != _postcode_fit(ranked[1]):
+        return decided
+    # A runner-up as near the written postcode as the best: if one of the two is the address,
+    # the chance it is the first. Two equal candidates are a coin toss however good each looks
+    # (the fitted decision cannot know this where the training set had no such pairs).
+    first, second = ranked[0].probability, ranked[1].probability
+    share = first / (first + second) if first + second > 0.0 else 0.5
+    return min(decided, share)
 
 
 def _describe(name: str, field: FieldMatch) -> tuple[str, str] | None:
