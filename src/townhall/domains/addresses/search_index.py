@@ -11,8 +11,9 @@ How a query is read ("12 mare stret e8"):
 * a postcode in the query, whole or partial, filters by postcode;
 * every other word must match (AND): a word of the address's street (descriptor, locality,
   town) or of the address itself (flat, building, organisation). A word the vocabulary does not
-  know is corrected to the known words within Levenshtein distance 1 (4 to 7 letters) or 2
-  (longer); numbers are never corrected. The last word is also a prefix, since people type as
+  know is corrected to the known words within edit distance 1 (4 to 7 letters) or 2 (longer),
+  a swap of two neighbouring letters counting as one edit (optimal string alignment);
+  numbers are never corrected. The last word is also a prefix, since people type as
   they search.
 
 Street words are looked up in memory (a few thousand streets), per process, and reloaded when
@@ -36,7 +37,7 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 from sqlalchemy import (
     ColumnElement,
     Engine,
@@ -439,7 +440,7 @@ class Vocabulary:
                 for match, _distance, _index in process.extract(
                     word,
                     choices,
-                    scorer=Levenshtein.distance,
+                    scorer=OSA.distance,
                     score_cutoff=allowed,
                     limit=None,
                 )
