@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from townhall.cli.address_matching import match_command
 from townhall.cli.console import console, database_errors, fail, load_settings, open_database
 from townhall.demo.progress import build_progress
 from townhall.domains.addresses.gazetteer_import import (
@@ -33,6 +34,8 @@ addresses_app = typer.Typer(
     help="Import and export the gazetteer (NLPG DTF 7.3 or plain CSV) and match addresses.",
     no_args_is_help=True,
 )
+
+addresses_app.command("match")(match_command)
 
 # How many rejected rows the summary lists; the count covers them all.
 SHOWN_REJECTIONS = 20
@@ -113,7 +116,8 @@ def _print_report(report: ImportReport) -> None:
     if not report.rejected_count:
         out.print("No rows were rejected.")
         return
-    rejected = Table(title=f"{report.rejected_count:,} rows rejected (the first are listed)")
+    rows = "row" if report.rejected_count == 1 else "rows"
+    rejected = Table(title=f"{report.rejected_count:,} {rows} rejected (the first are listed)")
     for heading in ("Line", "Record", "Field", "Reason"):
         rejected.add_column(heading)
     for item in report.rejected[:SHOWN_REJECTIONS]:

@@ -7,9 +7,9 @@ snapshot, whatever the number of rows; outcomes come back in input order.
 * ``fast``: Townhall's own matcher over the gazetteer held in memory;
 * ``splink``: uk-address-matcher's default stages (``splink.SplinkMatcher``);
 * ``best``: the fast matcher first, then uk-address-matcher only for the addresses the fast one
-  answered "unsure" or "no match"; uk-address-matcher's answer replaces the fast one's only when
-  it accepted (its thresholds met) the fast matcher's own best candidate. ADR 19 gives the
-  measurements behind that rule.
+  answered "unsure" or "no match" with a candidate; uk-address-matcher's answer replaces the
+  fast one's only when it accepted (its thresholds met) the fast matcher's own best candidate.
+  ADR 19 gives the measurements behind that rule.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _match_batch(
             again = [
                 number
                 for number, outcome in enumerate(outcomes)
-                if method == "splink" or (method == "best" and outcome.verdict != "matched")
+                if method == "splink" or (method == "best" and _worth_asking(outcome))
             ]
             if again:
                 if splink is None:
@@ -116,6 +116,11 @@ def _splink_outcomes(matcher: SplinkMatcher, items: Sequence[MatchInput]) -> lis
         dataclasses.replace(found[key.id], id=item.id)
         for key, item in zip(keyed, items, strict=True)
     ]
+
+
+def _worth_asking(fast: MatchOutcome) -> bool:
+    """Whether uk-address-matcher could improve the fast answer under ``better``'s rule."""
+    return fast.verdict != "matched" and bool(fast.runners_up)
 
 
 def better(fast: MatchOutcome, splink: MatchOutcome) -> MatchOutcome:

@@ -19,6 +19,7 @@ the functions: they take seconds to import and the API never needs them.
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 
@@ -88,16 +89,33 @@ def _reason(match_reason: str, weight: float | None, distinguishability: float |
     return f"{words}: match weight {weight:.1f}, {distinguishability:.1f} ahead of the next"
 
 
+# The loggers uk-address-matcher runs through: each stage, every SQL statement, timings.
+_CHATTY_LOGGERS = ("uk_address_matcher", "splink", "sqlglot")
+
+
 @contextmanager
-def _quiet() -> Iterator[None]:
-    """uk-address-matcher 1.5.3 still calls ``importlib.resources.path``; nothing else is muted."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message=r"path is deprecated\. Use files\(\) instead",
-            category=DeprecationWarning,
-        )
-        yield
+def _quiet(*, logs: bool) -> Iterator[None]:
+    """Mute its progress logging (when ``logs`` is false) and the one warning it raises.
+
+    uk-address-matcher 1.5.3 still calls ``importlib.resources.path`` (deprecated since
+    Python 3.11); only that warning is ignored.
+    """
+    loggers = [logging.getLogger(name) for name in _CHATTY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    if not logs:
+        for logger in loggers:
+            logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore",
+                message=r"path is deprecated\. Use files\(\) instead",
+                category=DeprecationWarning,
+            )
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 class SplinkMatcher:
@@ -109,12 +127,17 @@ class SplinkMatcher:
         *,
         match_weight: float = MATCH_WEIGHT,
         distinguishability: float = DISTINGUISHABILITY,
+        show_progress: Literal["off", "stages", "auto"] = "off",
     ) -> None:
-        """``rows`` are (UPRN, address without postcode, postcode, printed address with it)."""
+        """``rows`` are (UPRN, address without postcode, postcode, printed address with it).
+
+        ``show_progress`` is uk-address-matcher's own: "off" also mutes its log lines.
+        """
         import duckdb  # noqa: PLC0415
 
         self.match_weight = match_weight
         self.distinguishability = distinguishability
+        self.show_progress = show_progress
         self.printed: dict[int, str] = {}
         canonical: list[tuple[str, str, str | None]] = []
         for uprn, address, postcode, printed in rows:
@@ -208,7 +231,7 @@ class SplinkMatcher:
                 folder,
                 con=self._connection,
                 overwrite=True,
-                show_progress="off",
+                show_progress=self.show_progress,
             )
             self._folder = folder
         return self._folder
@@ -248,7 +271,7 @@ class SplinkMatcher:
         self, keys: Sequence[str], inputs: Sequence[MatchInput]
     ) -> tuple[dict[str, tuple[Any, ...]], dict[str, list[_Candidate]]]:
         """uk-address-matcher's chosen answer and its Splink candidates, by input key."""
-        with _quiet():
+        with _quiet(logs=self.show_progress != "off"):
             from uk_address_matcher import (  # noqa: PLC0415
                 AddressMatcher,
                 ExactMatchStage,
@@ -280,7 +303,7 @@ class SplinkMatcher:
                 addresses_to_match=connection.table(table),
                 con=connection,
                 stages=[ExactMatchStage(), stage],
-                show_progress="off",
+                show_progress=self.show_progress,
             )
             with matcher.match() as result:
                 matches = result.matches()
