@@ -492,7 +492,7 @@ class DtfReader:
         self.facts = FileFacts()
         self._on_bytes = on_bytes
         self._convert = Converters()
-        self._parsers: dict[str, Callable[[list[str]], Row]] = {
+        self._parsers: dict[str, Callable[[list[str], int], Row]] = {
             STREET: self._street,
             DESCRIPTOR: self._descriptor,
             BLPU: self._blpu,
@@ -546,7 +546,7 @@ class DtfReader:
             if parser is not None:
                 if len(fields) != len(FIELDS[record_type]):
                     return self._wrong_width(line, record_type, fields)
-                return parser(fields)._replace(line=line)
+                return parser(fields, line)
             if record_type == HEADER:
                 self._header(fields)
             elif record_type == TRAILER:
@@ -598,11 +598,11 @@ class DtfReader:
                 f"The trailer counts {int(count):,} records but the file holds {self.facts.rows:,}."
             )
 
-    def _street(self, fields: list[str]) -> Row:
+    def _street(self, fields: list[str], line: int) -> Row:
         ct = change_type(fields[1])
         key = usrn(fields[3])
         if ct == "D":
-            return Row("street", 0, ct, key, None)
+            return Row("street", line, ct, key, None)
         convert = self._convert
         record = StreetRecord(
             usrn=key,
@@ -616,13 +616,13 @@ class DtfReader:
             end_date=convert.optional_date_of(fields[14], "STREET_END_DATE"),
             last_update_date=convert.date_of(fields[12], "LAST_UPDATE_DATE"),
         )
-        return Row("street", 0, ct, key, record)
+        return Row("street", line, ct, key, record)
 
-    def _descriptor(self, fields: list[str]) -> Row:
+    def _descriptor(self, fields: list[str], line: int) -> Row:
         ct = change_type(fields[1])
         key = usrn(fields[3])
         if ct == "D":
-            return Row("descriptor", 0, ct, key, None)
+            return Row("descriptor", line, ct, key, None)
         record = DescriptorRecord(
             usrn=key,
             descriptor=text(fields[4], "STREET_DESCRIPTOR", 100),
@@ -631,13 +631,13 @@ class DtfReader:
             administrative_area=text(fields[7], "ADMINISTRATIVE_AREA", 30),
             language=optional_text(fields[8], "LANGUAGE", 3) or "ENG",
         )
-        return Row("descriptor", 0, ct, key, record)
+        return Row("descriptor", line, ct, key, record)
 
-    def _blpu(self, fields: list[str]) -> Row:
+    def _blpu(self, fields: list[str], line: int) -> Row:
         ct = change_type(fields[1])
         key = uprn(fields[3])
         if ct == "D":
-            return Row("property", 0, ct, key, None)
+            return Row("property", line, ct, key, None)
         convert = self._convert
         record = BlpuRecord(
             uprn=key,
@@ -655,13 +655,13 @@ class DtfReader:
         )
         if record.parent_uprn == key:
             raise BadField("PARENT_UPRN", "a property cannot be its own parent")
-        return Row("property", 0, ct, key, record)
+        return Row("property", line, ct, key, record)
 
-    def _xref(self, fields: list[str]) -> Row:
+    def _xref(self, fields: list[str], line: int) -> Row:
         ct = change_type(fields[1])
         key = text(fields[4], "XREF_KEY", 14)
         if ct == "D":
-            return Row("xref", 0, ct, key, None)
+            return Row("xref", line, ct, key, None)
         convert = self._convert
         record = NewCrossReference(
             xref_key=key,
@@ -673,13 +673,13 @@ class DtfReader:
             end_date=convert.optional_date_of(fields[9], "END_DATE"),
             last_update_date=convert.date_of(fields[10], "LAST_UPDATE_DATE"),
         )
-        return Row("xref", 0, ct, key, record)
+        return Row("xref", line, ct, key, record)
 
-    def _lpi(self, fields: list[str]) -> Row:
+    def _lpi(self, fields: list[str], line: int) -> Row:
         ct = change_type(fields[1])
         key = text(fields[4], "LPI_KEY", 14)
         if ct == "D":
-            return Row("address", 0, ct, key, None)
+            return Row("address", line, ct, key, None)
         convert = self._convert
         record = NewAddress(
             lpi_key=key,
@@ -704,7 +704,7 @@ class DtfReader:
             end_date=convert.optional_date_of(fields[8], "END_DATE"),
             last_update_date=convert.date_of(fields[10], "LAST_UPDATE_DATE"),
         )
-        return Row("address", 0, ct, key, record)
+        return Row("address", line, ct, key, record)
 
 
 # --- writing ----------------------------------------------------------------------------------

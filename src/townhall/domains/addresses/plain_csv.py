@@ -153,12 +153,11 @@ class PlainCsvReader:
                         continue
                     fields = [raw[position] for position in index]
                     try:
-                        rows = self._convert_row(fields, seen_properties, seen_streets)
+                        rows = self._convert_row(line, fields, seen_properties, seen_streets)
                     except BadField as bad:
                         yield Rejection(line, "row", bad.field, bad.reason)
                         continue
-                    for row in rows:
-                        yield row._replace(line=line)
+                    yield from rows
             except (csv.Error, UnicodeDecodeError) as exc:
                 yield Rejection(line + 1, "file", None, f"the file cannot be read on: {exc}")
                 self.facts.warnings.append(f"Reading stopped at line {line + 1}: {exc}.")
@@ -169,7 +168,7 @@ class PlainCsvReader:
             file.close()
 
     def _convert_row(
-        self, fields: list[str], seen_properties: set[int], seen_streets: set[int]
+        self, line: int, fields: list[str], seen_properties: set[int], seen_streets: set[int]
     ) -> list[Row]:
         convert = self._convert
         address = NewAddress(
@@ -225,10 +224,10 @@ class PlainCsvReader:
             if blpu.parent_uprn == blpu.uprn:
                 raise BadField("parent_uprn", "a property cannot be its own parent")
             seen_properties.add(address.uprn)
-            rows.append(Row("property", 0, "I", blpu.uprn, blpu))
+            rows.append(Row("property", line, "I", blpu.uprn, blpu))
         if address.usrn not in seen_streets:
             seen_streets.add(address.usrn)
-            rows.append(Row("descriptor", 0, "I", address.usrn, descriptor))
+            rows.append(Row("descriptor", line, "I", address.usrn, descriptor))
             # Used only for a street Townhall does not hold: the CSV has no street geometry.
             default = StreetRecord(
                 usrn=address.usrn,
@@ -242,8 +241,8 @@ class PlainCsvReader:
                 end_date=None,
                 last_update_date=address.last_update_date,
             )
-            rows.append(Row("street_default", 0, "I", address.usrn, default))
-        rows.append(Row("address", 0, "I", address.lpi_key, address))
+            rows.append(Row("street_default", line, "I", address.usrn, default))
+        rows.append(Row("address", line, "I", address.lpi_key, address))
         return rows
 
 
