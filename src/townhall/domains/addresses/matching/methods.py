@@ -7,9 +7,9 @@ snapshot, whatever the number of rows; outcomes come back in input order.
 * ``fast``: Townhall's own matcher over the gazetteer held in memory;
 * ``splink``: uk-address-matcher's default stages (``splink.SplinkMatcher``);
 * ``best``: the fast matcher first, then uk-address-matcher only for the addresses the fast one
-  answered "unsure" or "no match" with a candidate; uk-address-matcher's answer replaces the
-  fast one's only when it accepted (its thresholds met) the fast matcher's own best candidate.
-  ADR 19 gives the measurements behind that rule.
+  was unsure of (``worth_asking``); uk-address-matcher's answer replaces the fast one's only
+  when it accepted (its thresholds met) the fast matcher's own best candidate (``better``).
+  Sending it the "no match" addresses too was measured to cost precision (ADR 19).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _match_batch(
             again = [
                 number
                 for number, outcome in enumerate(outcomes)
-                if method == "splink" or (method == "best" and _worth_asking(outcome))
+                if method == "splink" or (method == "best" and worth_asking(outcome))
             ]
             if again:
                 if splink is None:
@@ -118,21 +118,22 @@ def _splink_outcomes(matcher: SplinkMatcher, items: Sequence[MatchInput]) -> lis
     ]
 
 
-def _worth_asking(fast: MatchOutcome) -> bool:
-    """Whether uk-address-matcher could improve the fast answer under ``better``'s rule."""
-    return fast.verdict != "matched" and bool(fast.runners_up)
+def worth_asking(fast: MatchOutcome) -> bool:
+    """Whether uk-address-matcher could change the fast answer under ``better``'s rule."""
+    return fast.verdict == "unsure"
 
 
 def better(fast: MatchOutcome, splink: MatchOutcome) -> MatchOutcome:
-    """The better of the fast matcher's unsure or empty answer and uk-address-matcher's.
+    """The better of the fast matcher's answer and uk-address-matcher's for the same address.
 
-    uk-address-matcher's match is taken only when it is the fast matcher's own best candidate
-    (two matchers agreeing). Otherwise the fast answer stands: measured on the address-errors
-    strings (ADR 19), uk-address-matcher's other answers for these addresses were wrong about
-    as often as right (most a neighbouring flat of the one written), including those for
-    addresses where the fast matcher had no candidate at all.
+    uk-address-matcher's match is taken only when the fast matcher was unsure (a candidate
+    scored between ``UNSURE`` and ``MATCHED``) and uk-address-matcher accepted that same
+    candidate, the fast matcher's best: two matchers agreeing. Otherwise the fast answer stands.
+    Measured on the address-errors strings (ADR 19), uk-address-matcher's other answers for
+    these addresses were wrong far more often: for a "no match" most are a neighbouring flat of
+    a property that is not in the gazetteer.
     """
-    if splink.best is None or not fast.runners_up:
+    if not worth_asking(fast) or splink.best is None or not fast.runners_up:
         return fast
     if fast.runners_up[0].uprn == splink.best.uprn:
         return splink

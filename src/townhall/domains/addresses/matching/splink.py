@@ -343,7 +343,7 @@ class SplinkMatcher:
             score = 1.0
             accepted = True
         else:
-            score = self._score(weight, distinguishability)
+            score = self.score(weight, distinguishability)
             accepted = weight >= self.match_weight and (
                 distinguishability is None or distinguishability >= self.distinguishability
             )
@@ -373,7 +373,8 @@ class SplinkMatcher:
             method="splink",
         )
 
-    def _score(self, weight: float, distinguishability: float | None) -> float:
+    def score(self, weight: float, distinguishability: float | None) -> float:
+        """A Splink answer's score: exactly MATCHED where both thresholds are just met."""
         by_weight = _odds_score(weight - self.match_weight)
         if distinguishability is None:
             return by_weight
@@ -384,7 +385,7 @@ class SplinkMatcher:
             return 0.0
         # A runner-up is behind the best by (top - weight): its distinguishability is negative.
         behind = (top - weight) if top is not None else 0.0
-        return self._score(weight, -behind)
+        return self.score(weight, -behind)
 
 
 def _insert(
