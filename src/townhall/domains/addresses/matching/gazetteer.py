@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from townhall.domains.addresses.matching.parse import NOISE_WORDS, UNIT_WORDS, ParsedAddress
 from townhall.domains.addresses.models import AddressRecord, Property, Street
@@ -154,6 +154,8 @@ class Place:
     words: tuple[str, ...]
     key_words: tuple[str, ...]
     usrns: tuple[int, ...]
+    # A building's names as the gazetteer writes them ("The Coach House"), to look them up.
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,13 +239,18 @@ def build_places(
         key = tuple(w for w in words if w not in STREET_TYPES) or words
         places.append(Place("street", words, key, (usrn,)))
     by_name: dict[tuple[str, ...], set[int]] = defaultdict(set)
+    names: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for name, usrn in buildings:
-        by_name[_content_words(name)].add(usrn)
+        words = _content_words(name)
+        by_name[words].add(usrn)
+        names[words].add(name)
     for words, usrns in by_name.items():
         if not words:
             continue
         key = tuple(w for w in words if w not in BUILDING_TYPES) or words
-        places.append(Place("building", words, key, tuple(sorted(usrns))))
+        places.append(
+            Place("building", words, key, tuple(sorted(usrns)), tuple(sorted(names[words])))
+        )
     return WordIndex(places)
 
 
@@ -303,14 +310,18 @@ class MemoryGazetteer:
 
 
 def _on_place(address: GazetteerAddress, place: Place, numbers: set[int]) -> bool:
-    """Whether an address on a found street or building is worth scoring."""
-    if place.kind == "building":
-        return address.building_words == place.words
+    """Whether an address on a found street or building is worth scoring.
+
+    With numbers written, only an address with one of them as its flat or house number can
+    pass the numbers gate (``score.numbers_agree``), so no other is fetched or compared.
+    """
+    if place.kind == "building" and address.building_words != place.words:
+        return False
     if not numbers:
         return True
-    if address.pao_number is None:
-        return bool(address.building_words)
-    return address.pao_number.number in numbers
+    return (address.pao_number is not None and address.pao_number.number in numbers) or (
+        address.sao_number is not None and address.sao_number.number in numbers
+    )
 
 
 class DatabaseGazetteer:
@@ -387,10 +398,7 @@ class DatabaseGazetteer:
             if street_usrns:
                 statement = base.where(AddressRecord.usrn.in_(street_usrns))
                 if numbers:
-                    statement = statement.where(
-                        AddressRecord.pao_start_number.in_(sorted(numbers))
-                        | AddressRecord.pao_start_number.is_(None)
-                    )
+                    statement = statement.where(_with_numbers(numbers))
                 for row in session.execute(statement):
                     address = address_of(row)
                     if row[1] not in found and _on_place(
@@ -402,13 +410,25 @@ class DatabaseGazetteer:
                     continue
                 statement = base.where(
                     AddressRecord.usrn.in_(hit.place.usrns),
-                    AddressRecord.pao_text.is_not(None),
+                    AddressRecord.pao_text.in_(hit.place.names),
                 )
+                if numbers:
+                    statement = statement.where(_with_numbers(numbers))
                 for row in session.execute(statement):
+                    if row[1] in found:
+                        continue
                     address = address_of(row)
-                    if row[1] not in found and address.building_words == hit.place.words:
+                    if _on_place(address, hit.place, numbers):
                         found[row[1]] = address
         return list(found.values())
+
+
+def _with_numbers(numbers: set[int]) -> ColumnElement[bool]:
+    """Addresses with one of ``numbers`` as their flat or house number (see ``_on_place``)."""
+    wanted = sorted(numbers)
+    return or_(
+        AddressRecord.pao_start_number.in_(wanted), AddressRecord.sao_start_number.in_(wanted)
+    )
 
 
 def _street_place(hits: Sequence[PlaceHit], usrn: int) -> Place:
