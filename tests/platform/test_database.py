@@ -87,3 +87,26 @@ def test_text_with_a_nul_character_is_refused_and_nothing_is_written(database: D
         session.add(InstanceSecret(name="a\x00b", value="v", created_at=datetime.now(UTC)))
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(InstanceSecret)) == 0
+
+
+@pytest.mark.parametrize("nul_in", [None, 0, 2])
+def test_rows_written_in_one_batch_are_checked_for_nul_whatever_their_shape(
+    database: Database, nul_in: int | None
+) -> None:
+    # Several ORM rows in one flush reach the driver as one flat batch of values on SQLite
+    # ("insertmanyvalues") and as many rows on PostgreSQL: the guard reads both.
+    now = datetime.now(UTC)
+    names = [f"batch-{number}" for number in range(3)]
+    if nul_in is not None:
+        names[nul_in] = "bad\x00name"
+    rows = [InstanceSecret(name=name, value="v", created_at=now) for name in names]
+    if nul_in is None:
+        with database.write() as session:
+            session.add_all(rows)
+        expected = 3
+    else:
+        with pytest.raises(UnprocessableContent, match="NUL"), database.write() as session:
+            session.add_all(rows)
+        expected = 0
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(InstanceSecret)) == expected

@@ -96,15 +96,32 @@ def _refuse_nul_characters(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _check(
-        _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, many: bool
+        _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
     ) -> None:
-        rows = parameters if many else [parameters]
-        for row in rows:
-            values = row.values() if isinstance(row, dict) else row
-            if any(isinstance(value, str) and "\x00" in value for value in values or ()):
-                raise UnprocessableContent(
-                    "A text value contains the NUL character (U+0000), which cannot be stored."
-                )
+        if _holds_nul(parameters):
+            raise UnprocessableContent(
+                "A text value contains the NUL character (U+0000), which cannot be stored."
+            )
+
+
+def _holds_nul(parameters: Any) -> bool:
+    """Whether any text among ``parameters`` holds U+0000, however the driver nests them.
+
+    Parameters come as one row (a tuple or a dict), as many rows (``executemany``), or as one
+    flat tuple of every row's values (SQLAlchemy's "insertmanyvalues" batches), so this walks
+    whatever it is given rather than assuming a shape.
+    """
+    pending = [parameters]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+    return False
 
 
 def _configure_sqlite(engine: Engine) -> None:
