@@ -77,6 +77,7 @@ def _timed_import(database: Database, path: Path) -> dict[str, Any]:
         "changes": report.changes,
         "rejected": report.rejected_count,
         "counts": {name: vars(counts) for name, counts in report.counts.items()},
+        "phases": report.phases,
     }
 
 
@@ -97,6 +98,10 @@ def _backend_runs(
                 f"{result['changes']:,} changes",
                 flush=True,
             )
+            phases = ", ".join(
+                f"{phase} {seconds:.1f} s" for phase, seconds in result["phases"].items()
+            )
+            print(f"               {phases}", flush=True)
     finally:
         database.dispose()
     return results

@@ -100,12 +100,29 @@ class ImportProgress(Protocol):
         """Count ``rows`` more units done in the current phase."""
 
 
-class _Silent:
+class _Timed:
+    """Passes progress on, and times each phase for the report."""
+
+    def __init__(self, inner: ImportProgress | None, phases: dict[str, float]) -> None:
+        self._inner = inner
+        self._phases = phases
+        self._name: str | None = None
+        self._started = time.perf_counter()
+
     def phase(self, name: str, total: int) -> None:
-        pass
+        self.end()
+        self._name, self._started = name, time.perf_counter()
+        if self._inner is not None:
+            self._inner.phase(name, total)
 
     def advance(self, rows: int) -> None:
-        pass
+        if self._inner is not None:
+            self._inner.advance(rows)
+
+    def end(self) -> None:
+        if self._name is not None:
+            self._phases[self._name] = round(time.perf_counter() - self._started, 2)
+            self._name = None
 
 
 @dataclass
@@ -133,6 +150,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     rows_read: int = 0
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds each phase took
 
     def reject(self, rejection: Rejection) -> None:
         """Set a row aside, keeping its details if fewer than the limit are kept yet."""
@@ -243,8 +261,8 @@ def import_gazetteer(
     started = time.perf_counter()
     path = Path(path)
     chosen = format or detect_format(path)
-    progress: ImportProgress = on_progress or _Silent()
     report = ImportReport(import_id=str(uuid.uuid4()), format=chosen, full_supply=False)
+    progress = _Timed(on_progress, report.phases)
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -276,6 +294,7 @@ def import_gazetteer(
             "Rows were rejected, so records the file leaves out were kept rather than deleted."
         )
     _Applier(database, supply, report, progress, full=full, format=chosen).run()
+    progress.end()
     report.seconds = time.perf_counter() - started
     return report
 
