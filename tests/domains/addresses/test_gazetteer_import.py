@@ -322,3 +322,45 @@ def test_a_garbage_file_cannot_be_read(empty_gazetteer: Database, tmp_path: Path
 
     with pytest.raises(UnreadableFile, match="cannot be read"):
         import_gazetteer(empty_gazetteer, tmp_path / "missing.dtf")
+
+
+def test_a_change_only_file_deletes_a_block_its_flats_and_their_addresses_together(
+    borough: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "borough.dtf"
+    export_gazetteer(borough, path)
+    with borough.read() as session:
+        parent = session.scalars(
+            select(Property.parent_uprn).where(Property.parent_uprn.is_not(None)).limit(1)
+        ).one()
+        flats = set(session.scalars(select(Property.uprn).where(Property.parent_uprn == parent)))
+    family = {parent, *flats}
+    # The file lists the block first: the deletions still happen flats first.
+    deletions = [
+        "21,D," + line.split(",", 2)[2]
+        for line in lines_of(path)
+        if line.startswith("21,") and int(line.split(",")[3]) in family
+    ]
+    deletions += [
+        "24,D," + line.split(",", 2)[2]
+        for line in lines_of(path)
+        if line.startswith("24,") and int(line.split(",")[3]) in family
+    ]
+    change = write_lines(
+        tmp_path / "change.dtf",
+        [
+            "10,Townhall,5360,2025-07-01,1,2025-07-01,10:00:00,7.3,C",
+            *deletions,
+            f"99,0,{len(deletions) + 2},2025-07-01,10:00:00",
+        ],
+    )
+
+    report = import_gazetteer(borough, change)
+
+    assert not report.full_supply
+    assert report.rejected_count == 0, report.rejected
+    assert report.counts["property"].deleted == len(family)
+    assert report.counts["property"].unchanged == 0  # nothing else was compared as changed
+    assert report.counts["street"].deleted == 0
+    with borough.read() as session:
+        assert session.scalars(select(Property).where(Property.uprn.in_(family))).all() == []
