@@ -106,7 +106,9 @@ def test_the_default_columns_are_address_postcode_and_id(
     assert result.exit_code == 0, result.output
     rows = _read(tmp_path / "out.csv")
     assert [r["uprn"] for r in rows] == [str(h.uprn) for h in houses]
+    # The default method is best: the fast matcher is sure of these, so it answers them all.
     assert {r["method"] for r in rows} == {"fast"}
+    assert "Address matching (best)" in result.stdout
 
 
 @pytest.mark.parametrize(

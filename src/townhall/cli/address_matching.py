@@ -64,9 +64,10 @@ def match_command(
         typer.Option(
             "--method",
             help="fast: Townhall's matcher; splink: uk-address-matcher; best: the fast matcher, "
-            "then uk-address-matcher for the addresses it was unsure of (ADR 19 measures them).",
+            "then uk-address-matcher for the addresses it was unsure of, its answer taken when "
+            "the two agree (the highest recall at 99.6% precision; ADR 19 measures all three).",
         ),
-    ] = MatchMethod.FAST,
+    ] = MatchMethod.BEST,
     text_column: Annotated[
         str, typer.Option("--text-column", help="The column holding the address text.")
     ] = "address",
