@@ -7,7 +7,8 @@
 The gazetteer is a demo borough (``townhall demo --size borough --build-only``: 100,000
 properties). From its approved residential addresses, ``size`` records are drawn and written the
 way council systems write them, errors included, by the ``address-errors`` package (its bundled
-pooled profile, plus 10% extra typing noise), which records which property each string came
+pooled profile, plus by default 10% extra typing noise: ``--extra-noise 0`` gives the profile as
+fitted on real recorded addresses), which records which property each string came
 from. A share (``--held-out``, 10%) of the drawn properties is removed from the gazetteer the
 matchers see: those strings have no true match.
 
@@ -133,9 +134,18 @@ def components(database: Database) -> list[dict[str, str]]:
 
 
 def messy_cases(
-    records: list[dict[str, str]], *, size: int, held_out_share: float, seed: int
+    records: list[dict[str, str]],
+    *,
+    size: int,
+    held_out_share: float,
+    seed: int,
+    extra_noise: float = 0.1,
 ) -> list[Case]:
-    """``size`` strings from residential records, ``held_out_share`` of them held out."""
+    """``size`` strings from residential records, ``held_out_share`` of them held out.
+
+    ``extra_noise`` is typing noise added on top of the profile's learned errors (0 gives the
+    profile as it was fitted on real recorded addresses).
+    """
     from address_errors import Controls, Corruptor, Noise, Profile, add_context
     from address_errors.context import COLUMNS
     from address_errors.pipeline.reference import derive_columns
@@ -147,7 +157,8 @@ def messy_cases(
     residential = [r["uprn"] for r in rows if r["classificationcode"].startswith("R")]
     chosen = rng.sample(residential, size)
     held = set(rng.sample(chosen, round(size * held_out_share)))
-    generator = Corruptor(Profile.load(), seed=seed, controls=Controls(noise=Noise(rate=0.1)))
+    controls = Controls(noise=Noise(rate=extra_noise))
+    generator = Corruptor(Profile.load(), seed=seed, controls=controls)
     generator.index(rows)
     cases = []
     for number, out in enumerate(generator.generate(chosen)):
@@ -306,13 +317,20 @@ def run(
     seed: int = 2026,
     splink: bool = True,
     latency_lookups: int = 1000,
+    extra_noise: float = 0.1,
 ) -> dict[str, Any]:
     """Generate the messy set, run every matcher on it, and return the figures."""
     database = Database(database_url)
     try:
         started = time.perf_counter()
         records = components(database)
-        cases = messy_cases(records, size=size, held_out_share=held_out_share, seed=seed)
+        cases = messy_cases(
+            records,
+            size=size,
+            held_out_share=held_out_share,
+            seed=seed,
+            extra_noise=extra_noise,
+        )
         generation = time.perf_counter() - started
         held = {c.truth for c in cases if c.held_out}
         report: dict[str, Any] = {
@@ -320,6 +338,7 @@ def run(
             "held_out": len(held),
             "collisions": sum(c.collision for c in cases),
             "gazetteer_addresses": len(records),
+            "extra_noise": extra_noise,
             "generation_seconds": round(generation, 2),
         }
         outcomes, load_seconds, match_seconds = run_fast(database, cases, held)
@@ -388,6 +407,12 @@ def main() -> None:
     parser.add_argument(
         "--latency-lookups", type=int, default=1000, help="lookups timed through the database"
     )
+    parser.add_argument(
+        "--extra-noise",
+        type=float,
+        default=0.1,
+        help="typing noise on top of the learned profile (0: the profile as fitted on real data)",
+    )
     parser.add_argument("--fit", action="store_true", help="fit the score's weights and print")
     arguments = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -406,6 +431,7 @@ def main() -> None:
         seed=arguments.seed,
         splink=not arguments.no_splink,
         latency_lookups=arguments.latency_lookups,
+        extra_noise=arguments.extra_noise,
     )
     _print(report)
 
@@ -413,8 +439,8 @@ def main() -> None:
 def _print(report: dict[str, Any]) -> None:
     print(
         f"{report['strings']} strings ({report['held_out']} held out, {report['collisions']} "
-        f"collisions) against {report['gazetteer_addresses']} addresses; "
-        f"generated in {report['generation_seconds']} s"
+        f"collisions, extra noise {report['extra_noise']}) against "
+        f"{report['gazetteer_addresses']} addresses; generated in {report['generation_seconds']} s"
     )
     for name in ("fast", "best", "uk_address_matcher"):
         if name not in report:
