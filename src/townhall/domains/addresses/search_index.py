@@ -34,20 +34,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy import (
+    BigInteger,
+    Column,
     ColumnElement,
     Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
     and_,
+    case,
+    cast,
     delete,
     false,
     func,
     insert,
+    literal,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -85,6 +96,12 @@ PREFIX_MIN_LENGTH = 2
 
 
 # --- building the index ------------------------------------------------------------------------
+#
+# The index is derived in SQL, set by set (INSERT ... SELECT), so a million addresses never pass
+# through Python one by one. What SQL cannot derive (normalised words, numbers written in a
+# name, a canonical postcode) depends only on a few thousand distinct names, streets and
+# postcodes: those are worked out here, once each, into temporary tables the INSERTs join.
+# Incremental and full refreshes run the same statements, so both write the same entries.
 
 
 def refresh(
@@ -100,18 +117,36 @@ def refresh(
     (``database.write()``), so a change and its index entries commit together. Returns how many
     entries were written.
     """
-    if lpi_keys is None and usrns is None:
-        written = _rebuild_everything(session)
-    else:
-        written = _rebuild_some(session, set(lpi_keys or ()), set(usrns or ()))
+    build = _Build(session)
+    try:
+        if lpi_keys is None and usrns is None:
+            written = _rebuild_everything(session, build)
+        else:
+            written = _rebuild_some(session, build, set(lpi_keys or ()), set(usrns or ()))
+    finally:
+        build.drop()
     _bump_version(session)
     return written
 
 
-def _rebuild_everything(session: Session) -> int:
+def _rebuild_everything(session: Session, build: _Build) -> int:
+    # Building an index once over sorted rows is several times faster than keeping it up to
+    # date row by row: drop the secondary indexes, delete and load, and create them again.
+    indexes = [
+        index
+        for model in (SearchEntry, SearchTerm)
+        for index in Base.metadata.tables[model.__tablename__].indexes
+    ]
+    connection = session.connection()
+    for index in indexes:
+        index.drop(connection)
     for model in (SearchEntry, SearchTerm, SearchVocabulary, SearchStreet):
         session.execute(delete(model))
-    written, _terms = _write_entries(session, _address_rows(session, None))
+    build.fill(None)
+    written = _insert_entries(session, build, None)
+    _insert_terms(session, build, None)
+    for index in indexes:
+        index.create(connection)
     session.execute(
         insert(SearchVocabulary).from_select(
             ["term", "address_count"],
@@ -119,10 +154,14 @@ def _rebuild_everything(session: Session) -> int:
         )
     )
     _write_streets(session, None)
+    if connection.dialect.name == "postgresql":
+        # Fresh statistics, so the planner knows how the new rows are spread.
+        for model in (SearchEntry, SearchTerm):
+            session.execute(text(f"ANALYZE {model.__tablename__}"))
     return written
 
 
-def _rebuild_some(session: Session, lpi_keys: set[str], usrns: set[int]) -> int:
+def _rebuild_some(session: Session, build: _Build, lpi_keys: set[str], usrns: set[int]) -> int:
     if usrns:
         for chunk in _chunks(sorted(usrns)):
             lpi_keys.update(
@@ -143,13 +182,17 @@ def _rebuild_some(session: Session, lpi_keys: set[str], usrns: set[int]) -> int:
         )
         session.execute(delete(SearchTerm).where(SearchTerm.lpi_key.in_(chunk)))
         session.execute(delete(SearchEntry).where(SearchEntry.lpi_key.in_(chunk)))
+    build.fill(keys)
     written = 0
     for chunk in _chunks(keys):
-        rows = list(_address_rows(session, chunk))
-        affected_streets.update(row.usrn for row in rows)
-        count, terms = _write_entries(session, rows)
-        written += count
-        affected_terms.update(terms)
+        written += _insert_entries(session, build, chunk)
+        _insert_terms(session, build, chunk)
+        affected_streets.update(
+            session.scalars(select(SearchEntry.usrn).where(SearchEntry.lpi_key.in_(chunk)))
+        )
+        affected_terms.update(
+            session.scalars(select(SearchTerm.term).where(SearchTerm.lpi_key.in_(chunk)))
+        )
     for chunk in _chunks(sorted(affected_terms)):
         session.execute(delete(SearchVocabulary).where(SearchVocabulary.term.in_(chunk)))
         session.execute(
@@ -170,95 +213,166 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield chunk
 
 
-class _AddressRow(NamedTuple):
-    lpi_key: str
-    uprn: int
-    usrn: int
-    sao_start_number: int | None
-    sao_start_suffix: str | None
-    sao_end_number: int | None
-    sao_text: str | None
-    pao_start_number: int | None
-    pao_start_suffix: str | None
-    pao_end_number: int | None
-    pao_text: str | None
-    postcode: str
-    organisation: str | None
-    classification_code: str | None
-    descriptor: str
-
-
-def _address_rows(session: Session, lpi_keys: Sequence[str] | None) -> Iterator[_AddressRow]:
-    statement = (
-        select(
-            AddressRecord.lpi_key,
-            AddressRecord.uprn,
-            AddressRecord.usrn,
-            AddressRecord.sao_start_number,
-            AddressRecord.sao_start_suffix,
-            AddressRecord.sao_end_number,
-            AddressRecord.sao_text,
-            AddressRecord.pao_start_number,
-            AddressRecord.pao_start_suffix,
-            AddressRecord.pao_end_number,
-            AddressRecord.pao_text,
-            AddressRecord.postcode,
-            Property.organisation,
-            Property.classification_code,
-            Street.descriptor,
-        )
-        .join(Property, Property.uprn == AddressRecord.uprn)
-        .join(Street, Street.usrn == AddressRecord.usrn)
-    )
-    if lpi_keys is not None:
-        statement = statement.where(AddressRecord.lpi_key.in_(lpi_keys))
-    for row in session.execute(statement.execution_options(yield_per=20_000)):
-        yield _AddressRow._make(row)
-
-
-def address_words(
-    *,
-    sao_start_number: int | None,
-    sao_text: str | None,
-    pao_text: str | None,
-    organisation: str | None,
-    classification_code: str | None,
-) -> list[str]:
-    """An address's own words (not its street's), as the index holds them.
-
-    A bare flat number is printed "FLAT 3" (or "UNIT 3" for a non-residential property), so
-    "flat 3 hilltop house" finds it.
-    """
-    words: list[str] = []
-    for text in (organisation, sao_text, pao_text):
-        if text:
-            words.extend(_names_in(text))
-    if sao_start_number is not None and not sao_text:
-        residential = (classification_code or "R").upper().startswith("R")
-        words.insert(0, "FLAT" if residential else "UNIT")
-    return list(dict.fromkeys(words))
-
-
 @lru_cache(maxsize=200_000)
 def _words_of(text: str) -> tuple[str, ...]:
     """``normalise_words``, remembered: a million addresses share far fewer names and streets."""
     return tuple(normalise_words(text))
 
 
-@lru_cache(maxsize=200_000)
 def _names_in(text: str) -> tuple[str, ...]:
-    """The words of a name that are not house numbers, remembered."""
-    return tuple(word for word in _words_of(text) if not is_number_token(word))
+    """The words of a name that are not house numbers, each once."""
+    return tuple(dict.fromkeys(word for word in _words_of(text) if not is_number_token(word)))
 
 
-@lru_cache(maxsize=200_000)
-def _numbers_in(text: str | None) -> tuple[HouseNumber, ...]:
-    if not text:
-        return ()
-    found: list[HouseNumber] = []
+def _first_number(text: str) -> HouseNumber | None:
+    """The first house number written in a name ("Flat 3" -> 3), if any."""
     for word in _words_of(text):
-        found.extend(parse_number_token(word))
-    return tuple(found)
+        if found := parse_number_token(word):
+            return found[0]
+    return None
+
+
+def _padded(text: str, width: int) -> str:
+    return f"{text[:width]:<{width}}"
+
+
+_BLANK_NAME = " " * 40
+_NO_NUMBER = "~~~~~~~"
+_NO_FLAT = " " * 7
+
+
+class _Build:
+    """The temporary tables one refresh joins: its names, streets and postcodes, worked out."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        metadata = MetaData()
+        temporary = ["TEMPORARY"]
+        # Looked up by key only: on SQLite, a table without rowid is its own index.
+        keyed: dict[str, Any] = {"sqlite_with_rowid": False}
+        self.texts = Table(
+            "search_build_texts",
+            metadata,
+            Column("text", String(100), primary_key=True),
+            Column("sort_part", String(40), nullable=False),  # its words, padded to 40
+            Column("names", String(400)),  # its words that are not numbers; NULL if none
+            Column("number", Integer),  # the first number written in it, if any
+            Column("suffix", String(2)),
+            Column("end_number", Integer),
+            prefixes=temporary,
+            **keyed,
+        )
+        self.names = Table(
+            "search_build_names",
+            metadata,
+            Column("text", String(100), primary_key=True),
+            Column("term", String(60), primary_key=True),
+            prefixes=temporary,
+            **keyed,
+        )
+        self.streets = Table(
+            "search_build_streets",
+            metadata,
+            Column("usrn", BigInteger, primary_key=True, autoincrement=False),
+            Column("prefix", String(80), nullable=False),  # street words and USRN, sort order
+            prefixes=temporary,
+            **keyed,
+        )
+        self.postcodes = Table(
+            "search_build_postcodes",
+            metadata,
+            Column("postcode", String(8), primary_key=True),
+            Column("outward", String(4), nullable=False),
+            Column("inward", String(3), nullable=False),
+            prefixes=temporary,
+            **keyed,
+        )
+        self.tables = (self.texts, self.names, self.streets, self.postcodes)
+        self.created = False
+
+    def fill(self, lpi_keys: Sequence[str] | None) -> None:
+        """Create and fill the tables for these addresses (all when None)."""
+        connection = self.session.connection()
+        for table in self.tables:
+            table.drop(connection, checkfirst=True)
+            table.create(connection)
+        self.created = True
+        texts: set[str] = set()
+        usrns: set[int] = set()
+        postcodes: set[str] = set()
+        # One DISTINCT per column: a few thousand values each, however many addresses.
+        columns: list[tuple[Any, set[Any]]] = [
+            (AddressRecord.pao_text, texts),
+            (AddressRecord.sao_text, texts),
+            (Property.organisation, texts),
+            (AddressRecord.usrn, usrns),
+            (AddressRecord.postcode, postcodes),
+        ]
+        for column, into in columns:
+            if lpi_keys is None:
+                into.update(self.session.scalars(select(column).distinct()))
+                continue
+            for chunk in _chunks(lpi_keys):
+                statement = select(column).distinct().where(AddressRecord.lpi_key.in_(chunk))
+                if column.table is Property.__table__:
+                    statement = statement.join_from(
+                        AddressRecord, Property, Property.uprn == AddressRecord.uprn
+                    )
+                into.update(self.session.scalars(statement))
+        texts = {value for value in texts if value is not None}
+        self._fill_texts(texts)
+        self._fill_streets(usrns)
+        insert_rows(
+            self.session,
+            self.postcodes,
+            ("postcode", "outward", "inward"),
+            ((postcode, *_postcode_parts(postcode)) for postcode in sorted(postcodes)),
+        )
+
+    def _fill_texts(self, texts: set[str]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        names: list[tuple[str, str]] = []
+        for value in sorted(texts | {"FLAT", "UNIT"}):
+            words = _names_in(value)
+            number = _first_number(value)
+            rows.append(
+                (
+                    value,
+                    _padded(" ".join(_words_of(value)), 40),
+                    " ".join(words)[:400] or None,
+                    None if number is None else number.number,
+                    None if number is None else number.suffix,
+                    None if number is None else number.end_number,
+                )
+            )
+            names.extend(
+                (value, term) for term in dict.fromkeys(w[:60] for w in words if len(w) > 1)
+            )
+        insert_rows(
+            self.session,
+            self.texts,
+            ("text", "sort_part", "names", "number", "suffix", "end_number"),
+            rows,
+        )
+        insert_rows(self.session, self.names, ("text", "term"), names)
+
+    def _fill_streets(self, usrns: set[int]) -> None:
+        rows: list[tuple[int, str]] = []
+        for chunk in _chunks(sorted(usrns)):
+            statement = select(Street.usrn, Street.descriptor).where(Street.usrn.in_(chunk))
+            for usrn, descriptor in self.session.execute(statement):
+                street = " ".join(_words_of(descriptor))
+                rows.append((usrn, f"{_padded(street, 60)}|{usrn:012d}|"))
+        insert_rows(self.session, self.streets, ("usrn", "prefix"), rows)
+
+    def drop(self) -> None:
+        """Drop the tables (so a second refresh in the same unit of work starts afresh)."""
+        if not self.created:
+            return
+        connection = self.session.connection()
+        for table in self.tables:
+            table.drop(connection, checkfirst=True)
+        self.created = False
 
 
 @lru_cache(maxsize=100_000)
@@ -268,50 +382,113 @@ def _postcode_parts(postcode: str) -> tuple[str, str]:
     return outward[:4], inward[:3]
 
 
-def _entry(row: _AddressRow) -> tuple[tuple[Any, ...], list[str]]:
-    """The entry row of an address and the terms it posts."""
-    pao_start, pao_end, pao_suffix = row.pao_start_number, row.pao_end_number, row.pao_start_suffix
-    if pao_start is None and (found := _numbers_in(row.pao_text)):
-        pao_start, pao_end, pao_suffix = found[0].number, found[0].end_number, found[0].suffix
-    sao_start, sao_end, sao_suffix = row.sao_start_number, row.sao_end_number, row.sao_start_suffix
-    if sao_start is None and (found := _numbers_in(row.sao_text)):
-        sao_start, sao_end, sao_suffix = found[0].number, found[0].end_number, found[0].suffix
-    words = address_words(
-        sao_start_number=row.sao_start_number,
-        sao_text=row.sao_text,
-        pao_text=row.pao_text,
-        organisation=row.organisation,
-        classification_code=row.classification_code,
-    )
-    outward, inward = _postcode_parts(row.postcode)
-    street = " ".join(_words_of(row.descriptor))[:60]
-    sort_key = "|".join(
-        (
-            f"{street:<60}",
-            f"{row.usrn:012d}",
-            f"{pao_start:06d}{pao_suffix or ' '}" if pao_start is not None else "~~~~~~~",
-            f"{' '.join(_words_of(row.pao_text or ''))[:40]:<40}",
-            f"{sao_start:06d}{sao_suffix or ' '}" if sao_start is not None else " " * 7,
-            f"{' '.join(_words_of(row.sao_text or ''))[:40]:<40}",
-            row.lpi_key,
+def _zero_padded(dialect: str, number: ColumnElement[Any]) -> ColumnElement[str]:
+    """A number as six digits at least ("000012"), as Python's ``f"{n:06d}"`` writes it."""
+    if dialect == "sqlite":
+        return func.printf("%06d", number)
+    as_text = cast(number, Text)
+    return case((func.length(as_text) >= 6, as_text), else_=func.lpad(as_text, 6, "0"))
+
+
+def _joined(*parts: ColumnElement[Any]) -> ColumnElement[str]:
+    """The parts that are not NULL, joined by single spaces ('' when all are NULL)."""
+    spaced = [func.coalesce(literal(" ") + part, "") for part in parts]
+    joined: ColumnElement[str] = spaced[0]
+    for part in spaced[1:]:
+        joined = joined + part
+    return func.ltrim(joined)
+
+
+def _insert_entries(session: Session, build: _Build, lpi_keys: Sequence[str] | None) -> int:
+    """INSERT ... SELECT the entries of these addresses (all when None); return how many."""
+    dialect = session.connection().dialect.name
+    texts, streets, postcodes = build.texts, build.streets, build.postcodes
+    pao, sao, org = texts.alias("pao"), texts.alias("sao"), texts.alias("org")
+    lpi = AddressRecord.__table__
+    blpu = Property.__table__
+
+    def numbers(start: Any, suffix: Any, end: Any, named: Any) -> tuple[Any, Any, Any]:
+        # The number fields or, failing those, the first number written in the name.
+        has_own = start.is_not(None)
+        effective = func.coalesce(start, named.c.number)
+        own_suffix = case((has_own, suffix), else_=named.c.suffix)
+        effective_end = case(
+            (has_own, end), (named.c.number.is_not(None), named.c.end_number), else_=end
         )
+        return effective, own_suffix, effective_end
+
+    pao_start, pao_suffix, pao_end = numbers(
+        lpi.c.pao_start_number, lpi.c.pao_start_suffix, lpi.c.pao_end_number, pao
     )
-    entry = (
-        row.lpi_key,
-        row.uprn,
-        row.usrn,
-        sort_key,
-        outward,
-        inward,
-        pao_start,
-        (pao_suffix or None) if pao_start is not None else None,
-        pao_end,
-        sao_start,
-        (sao_suffix or None) if sao_start is not None else None,
-        sao_end,
-        " ".join(words)[:400],
+    sao_start, sao_suffix, sao_end = numbers(
+        lpi.c.sao_start_number, lpi.c.sao_start_suffix, lpi.c.sao_end_number, sao
     )
-    return entry, [word for word in words if len(word) > 1]
+
+    def number_part(start: Any, suffix: Any, blank: str) -> ColumnElement[str]:
+        return case(
+            (start.is_(None), blank),
+            else_=_zero_padded(dialect, start) + func.coalesce(func.nullif(suffix, ""), " "),
+        )
+
+    flat_word = _flat_word()
+    sort_key = (
+        streets.c.prefix
+        + number_part(pao_start, pao_suffix, _NO_NUMBER)
+        + "|"
+        + func.coalesce(pao.c.sort_part, _BLANK_NAME)
+        + "|"
+        + number_part(sao_start, sao_suffix, _NO_FLAT)
+        + "|"
+        + func.coalesce(sao.c.sort_part, _BLANK_NAME)
+        + "|"
+        + lpi.c.lpi_key
+    )
+    statement = (
+        select(
+            lpi.c.lpi_key,
+            lpi.c.uprn,
+            lpi.c.usrn,
+            sort_key,
+            postcodes.c.outward,
+            postcodes.c.inward,
+            pao_start,
+            case((pao_start.is_not(None), func.nullif(pao_suffix, ""))),
+            pao_end,
+            sao_start,
+            case((sao_start.is_not(None), func.nullif(sao_suffix, ""))),
+            sao_end,
+            func.substr(_joined(flat_word, org.c.names, sao.c.names, pao.c.names), 1, 400),
+        )
+        .select_from(lpi)
+        .join(blpu, blpu.c.uprn == lpi.c.uprn)
+        .join(streets, streets.c.usrn == lpi.c.usrn)
+        .join(postcodes, postcodes.c.postcode == lpi.c.postcode)
+        .outerjoin(pao, pao.c.text == lpi.c.pao_text)
+        .outerjoin(sao, sao.c.text == lpi.c.sao_text)
+        .outerjoin(org, org.c.text == blpu.c.organisation)
+        .order_by(lpi.c.lpi_key)
+    )
+    if lpi_keys is not None:
+        statement = statement.where(lpi.c.lpi_key.in_(lpi_keys))
+    session.execute(insert(SearchEntry).from_select(list(_ENTRY_COLUMNS), statement))
+    # Counted, not taken from the cursor: psycopg reports no row count for INSERT ... SELECT.
+    written = select(func.count()).select_from(SearchEntry)
+    if lpi_keys is not None:
+        written = written.where(SearchEntry.lpi_key.in_(lpi_keys))
+    return int(session.scalar(written) or 0)
+
+
+def _flat_word() -> ColumnElement[str]:
+    """FLAT (UNIT if not residential) for a bare flat number ("flat 3 ..." finds it), else NULL."""
+    lpi, blpu = AddressRecord.__table__, Property.__table__
+    residential = (
+        func.substr(
+            func.upper(func.coalesce(func.nullif(blpu.c.classification_code, ""), "R")), 1, 1
+        )
+        == "R"
+    )
+    bare = and_(lpi.c.sao_start_number.is_not(None), func.coalesce(lpi.c.sao_text, "") == "")
+    return case((bare, case((residential, "FLAT"), else_="UNIT")))
 
 
 _ENTRY_COLUMNS = (
@@ -331,17 +508,25 @@ _ENTRY_COLUMNS = (
 )
 
 
-def _write_entries(session: Session, rows: Iterable[_AddressRow]) -> tuple[int, set[str]]:
-    tables = Base.metadata.tables
-    postings: list[tuple[str, str]] = []
-    entries: list[tuple[Any, ...]] = []
-    for row in rows:
-        entry, terms = _entry(row)
-        entries.append(entry)
-        postings.extend((term[:60], row.lpi_key) for term in terms)
-    written = insert_rows(session, tables[SearchEntry.__tablename__], _ENTRY_COLUMNS, entries)
-    insert_rows(session, tables[SearchTerm.__tablename__], ("term", "lpi_key"), postings)
-    return written, {term for term, _ in postings}
+def _insert_terms(session: Session, build: _Build, lpi_keys: Sequence[str] | None) -> None:
+    """INSERT ... SELECT the terms these addresses post (all when None), in key order.
+
+    One pass over the addresses: each joins the names of its building, its flat, its
+    organisation and its FLAT (or UNIT) word at once ("FLAT" and "UNIT" are names of themselves).
+    """
+    lpi, blpu, names = AddressRecord.__table__, Property.__table__, build.names
+    own = (lpi.c.pao_text, lpi.c.sao_text, blpu.c.organisation, _flat_word())
+    statement = (
+        select(names.c.term, lpi.c.lpi_key)
+        .distinct()
+        .select_from(lpi)
+        .join(blpu, blpu.c.uprn == lpi.c.uprn)
+        .join(names, names.c.text.in_(own))
+        .order_by(names.c.term, lpi.c.lpi_key)
+    )
+    if lpi_keys is not None:
+        statement = statement.where(lpi.c.lpi_key.in_(lpi_keys))
+    session.execute(insert(SearchTerm).from_select(["term", "lpi_key"], statement))
 
 
 def _write_streets(session: Session, usrns: set[int] | None) -> None:
@@ -372,9 +557,9 @@ def _write_streets(session: Session, usrns: set[int] | None) -> None:
 def street_words(descriptor: str, locality: str | None, town: str | None) -> list[str]:
     """A street's words, as the index holds them: descriptor, locality and town."""
     words: list[str] = []
-    for text in (descriptor, locality, town):
-        if text:
-            words.extend(word for word in normalise_words(text) if not is_number_token(word))
+    for value in (descriptor, locality, town):
+        if value:
+            words.extend(word for word in normalise_words(value) if not is_number_token(word))
     return list(dict.fromkeys(words))
 
 

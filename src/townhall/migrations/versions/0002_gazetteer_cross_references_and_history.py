@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 00:15:59.924653
+Create Date: 2026-11-23 00:50:47.876343
 """
 
 from __future__ import annotations
@@ -58,15 +58,15 @@ def upgrade() -> None:
         sa.Column("sao_end", sa.Integer(), nullable=True),
         sa.Column("words", sa.String(length=400), nullable=False),
         sa.PrimaryKeyConstraint("lpi_key", name=op.f("pk_address_search_entries")),
-        sa.UniqueConstraint("sort_key", name=op.f("uq_address_search_entries_sort_key")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("address_search_entries", schema=None) as batch_op:
         batch_op.create_index(
             "ix_address_search_entries_postcode",
-            ["postcode_outward", "postcode_inward"],
+            ["postcode_outward", "postcode_inward", "sort_key"],
             unique=False,
         )
-        batch_op.create_index(batch_op.f("ix_address_search_entries_uprn"), ["uprn"], unique=False)
+        batch_op.create_index("ix_address_search_entries_sort_key", ["sort_key"], unique=True)
         batch_op.create_index(
             "ix_address_search_entries_usrn_pao", ["usrn", "pao_start"], unique=False
         )
@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("term", sa.String(length=60), nullable=False),
         sa.Column("lpi_key", sa.String(length=14), nullable=False),
         sa.PrimaryKeyConstraint("term", "lpi_key", name=op.f("pk_address_search_terms")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("address_search_terms", schema=None) as batch_op:
         batch_op.create_index("ix_address_search_terms_lpi_key", ["lpi_key"], unique=False)
@@ -207,7 +208,7 @@ def downgrade() -> None:
     op.drop_table("address_search_state")
     with op.batch_alter_table("address_search_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_address_search_entries_usrn_pao")
-        batch_op.drop_index(batch_op.f("ix_address_search_entries_uprn"))
+        batch_op.drop_index("ix_address_search_entries_sort_key")
         batch_op.drop_index("ix_address_search_entries_postcode")
 
     op.drop_table("address_search_entries")
