@@ -156,3 +156,28 @@ def test_the_same_address_in_two_places_without_a_postcode_is_not_a_match() -> N
     assert outcome.uprn is None
     assert {m.uprn for m in outcome.runners_up} == {one.uprn, two.uprn}
     assert all(m.score < 0.9 for m in outcome.runners_up)
+
+
+def test_a_house_written_in_full_beats_a_flat_of_an_unnamed_block_on_its_street() -> None:
+    # "3, Powerscroft Avenue" is the house, not flat 3 of Tucker Tower (a block with only flat
+    # numbers on the same street and postcode, its name not written): both are near certain
+    # alone, so the decision must weigh their odds, not their probabilities.
+    house = _address(
+        "Powerscroft Avenue", "E2 8BU", usrn=11, pao=3, classification="RD04", locality="HAYHAM"
+    )
+    tower = [
+        _address(
+            "Powerscroft Avenue",
+            "E2 8BU",
+            usrn=11,
+            sao=n,
+            building="Tucker Tower",
+            locality="HAYHAM",
+        )
+        for n in range(1, 9)
+    ]
+    outcome = _matcher([house, *tower]).match(
+        MatchInput("3, Powerscroft Avenue, Hayham, London", "E2 8BU")
+    )
+    assert outcome.uprn == house.uprn
+    assert outcome.score >= 0.9

@@ -457,11 +457,12 @@ def decide(
     if len(ranked) < 2 or _postcode_fit(ranked[0]) != _postcode_fit(ranked[1]):
         return decided
     # A runner-up as near the written postcode as the best: if one of the two is the address,
-    # the chance it is the first. Two equal candidates are a coin toss however good each looks
-    # (the fitted decision cannot know this where the training set had no such pairs).
-    first, second = ranked[0].probability, ranked[1].probability
-    share = first / (first + second) if first + second > 0.0 else 0.5
-    return min(decided, share)
+    # the chance it is the first, from the two candidates' odds (exp(l1) / (exp(l1) + exp(l2))).
+    # Two equal candidates are a coin toss however good each looks (the fitted decision cannot
+    # know this where the training set had no such pairs). Odds, not probabilities: two
+    # probabilities near 1 say nothing about which is likelier ("3 Mare St" at odds of 2,000 to
+    # 1 beside "Flat 3, Tucker Tower, Mare St", its building unwritten, at 1 to 1).
+    return min(decided, _sigmoid(ranked[0].logit - ranked[1].logit))
 
 
 def _describe(name: str, field: FieldMatch) -> tuple[str, str] | None:
