@@ -177,6 +177,7 @@ def test_a_newer_supply_applies_only_its_differences_and_records_each_one(
     assert retired["end_date"] == [None, "2025-06-30"]
     assert set(retired) <= {"logical_status", "end_date", "last_update_date"}
     assert recorded["cross_reference", "5360X000000001", "created"].uprn == int(new_uprn)
+    assert recorded["property", new_uprn, "created"].changes == {}  # the record holds them
     with borough.read() as session:
         assert session.get(Street, usrn).descriptor == "Renamed Road"  # type: ignore[union-attr]
         added = session.get(Property, int(new_uprn))
@@ -218,6 +219,8 @@ def test_a_full_supply_deletes_what_it_leaves_out_in_dependency_order(
         assert session.get(Property, parent) is None
     deleted = [c for c in changes(borough) if c.action == "deleted"]
     assert {c.record_key for c in deleted} == {str(u) for u in family} | keys
+    block = next(c for c in deleted if c.record_key == str(parent))
+    assert block.changes["uprn"] == [parent, None]  # a deletion keeps the last values
 
 
 def test_deleting_a_property_that_keeps_its_addresses_is_refused(

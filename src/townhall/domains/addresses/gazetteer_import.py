@@ -16,8 +16,10 @@ with what the gazetteer holds and writes only the differences:
   that order), and a street only when no address is on it; otherwise that deletion is refused
   and reported like a bad row.
 
-Every change is a row of ``address_changes`` (``changes`` holds each changed field as
-``[old, new]``), written with the bulk loader, as are the records of a first import; the search
+Every change is a row of ``address_changes``, written with the bulk loader, as are the records
+of a first import: an update's ``changes`` holds each changed field as ``[old, new]``, a
+deletion's the record's last values as ``[old, null]``, and a creation's nothing, since the
+record itself holds its values (a million creations then cost a million small rows); the search
 index is refreshed in the same unit of work, so nothing is half-applied. WGS84 coordinates come
 from each property's easting and northing; a property's postcode is that of its best address
 (the lowest logical status). Progress is reported to anything with ``phase`` and ``advance``
@@ -875,20 +877,10 @@ class _Applier:
         for record_type, diff in diffs:
             street = record_type == "street"
             for new in diff.creates:
-                fields = new._fields
-                yield (
-                    now,
-                    import_id,
-                    record_type,
-                    str(new[0]),
-                    None if street else new.uprn,
-                    "created",
-                    {
-                        fields[index]: [None, plain(value)]
-                        for index, value in enumerate(new)
-                        if value is not None
-                    },
-                )
+                # The new record is in its table: a creation needs no values (a record's
+                # earlier values follow from the old halves of its later updates).
+                yield (now, import_id, record_type, str(new[0]), None if street else new.uprn,
+                       "created", {})  # fmt: skip
             for old, new in diff.updates:
                 yield (
                     now,
