@@ -61,8 +61,10 @@ from sqlalchemy import (
     text,
     true,
     update,
+    values,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from townhall.domains.addresses.models import AddressRecord, Property, Street
 from townhall.domains.addresses.search_models import (
@@ -130,21 +132,35 @@ def refresh(
 
 
 def _rebuild_everything(session: Session, build: _Build) -> int:
-    # Building an index once over sorted rows is several times faster than keeping it up to
-    # date row by row: drop the secondary indexes, delete and load, and create them again.
-    indexes = [
-        index
-        for model in (SearchEntry, SearchTerm)
-        for index in Base.metadata.tables[model.__tablename__].indexes
-    ]
+    """Replace the whole index.
+
+    Building an index once over the loaded rows is several times faster than keeping it up to
+    date row by row, so the secondary indexes (and on PostgreSQL the primary keys too) are
+    dropped, the rows deleted and loaded, and the indexes built again. On PostgreSQL that takes
+    the search tables' exclusive lock until the unit of work commits: searches wait for the new
+    index rather than read a half-built one.
+    """
     connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    tables = [Base.metadata.tables[model.__tablename__] for model in (SearchEntry, SearchTerm)]
+    indexes = [index for table in tables for index in table.indexes]
+    keys = [table.primary_key for table in tables] if postgres else []
+    if postgres:
+        # Sorts and hashes of a million rows in memory, not in temporary files.
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
     for index in indexes:
         index.drop(connection)
+    for key in keys:
+        connection.execute(DropConstraint(key))
+    if postgres:
+        session.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)}"))
     for model in (SearchEntry, SearchTerm, SearchVocabulary, SearchStreet):
         session.execute(delete(model))
     build.fill(None)
     written = _insert_entries(session, build, None)
     _insert_terms(session, build, None)
+    for key in keys:
+        connection.execute(AddConstraint(key))
     for index in indexes:
         index.create(connection)
     session.execute(
@@ -154,10 +170,11 @@ def _rebuild_everything(session: Session, build: _Build) -> int:
         )
     )
     _write_streets(session, None)
-    if connection.dialect.name == "postgresql":
+    if postgres:
+        session.execute(text("RESET work_mem"))
         # Fresh statistics, so the planner knows how the new rows are spread.
-        for model in (SearchEntry, SearchTerm):
-            session.execute(text(f"ANALYZE {model.__tablename__}"))
+        for table in tables:
+            session.execute(text(f"ANALYZE {table.name}"))
     return written
 
 
@@ -466,8 +483,10 @@ def _insert_entries(session: Session, build: _Build, lpi_keys: Sequence[str] | N
         .outerjoin(pao, pao.c.text == lpi.c.pao_text)
         .outerjoin(sao, sao.c.text == lpi.c.sao_text)
         .outerjoin(org, org.c.text == blpu.c.organisation)
-        .order_by(lpi.c.lpi_key)
     )
+    if dialect == "sqlite":
+        # SQLite fills its trees fastest in key order; PostgreSQL builds its keys afterwards.
+        statement = statement.order_by(lpi.c.lpi_key)
     if lpi_keys is not None:
         statement = statement.where(lpi.c.lpi_key.in_(lpi_keys))
     session.execute(insert(SearchEntry).from_select(list(_ENTRY_COLUMNS), statement))
@@ -509,21 +528,24 @@ _ENTRY_COLUMNS = (
 
 
 def _insert_terms(session: Session, build: _Build, lpi_keys: Sequence[str] | None) -> None:
-    """INSERT ... SELECT the terms these addresses post (all when None), in key order.
+    """INSERT ... SELECT the terms these addresses post (all when None).
 
     One pass over the addresses: each joins the names of its building, its flat, its
     organisation and its FLAT (or UNIT) word at once ("FLAT" and "UNIT" are names of themselves).
+    SQLite looks the four up in the names' key (and writes in key order); PostgreSQL turns them
+    into four rows and hash-joins them.
     """
     lpi, blpu, names = AddressRecord.__table__, Property.__table__, build.names
     own = (lpi.c.pao_text, lpi.c.sao_text, blpu.c.organisation, _flat_word())
-    statement = (
-        select(names.c.term, lpi.c.lpi_key)
-        .distinct()
-        .select_from(lpi)
-        .join(blpu, blpu.c.uprn == lpi.c.uprn)
-        .join(names, names.c.text.in_(own))
-        .order_by(names.c.term, lpi.c.lpi_key)
-    )
+    statement = select(names.c.term, lpi.c.lpi_key).distinct().select_from(lpi)
+    statement = statement.join(blpu, blpu.c.uprn == lpi.c.uprn)
+    if session.connection().dialect.name == "sqlite":
+        statement = statement.join(names, names.c.text.in_(own)).order_by(
+            names.c.term, lpi.c.lpi_key
+        )
+    else:
+        texts = values(Column("text", String), name="own_texts").data([(c,) for c in own]).lateral()
+        statement = statement.join(texts, true()).join(names, names.c.text == texts.c.text)
     if lpi_keys is not None:
         statement = statement.where(lpi.c.lpi_key.in_(lpi_keys))
     session.execute(insert(SearchTerm).from_select(["term", "lpi_key"], statement))
