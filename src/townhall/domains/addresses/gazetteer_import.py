@@ -608,27 +608,16 @@ class _Applier:
             ):
                 blpu: BlpuRecord = entry.record
                 found = best.get(uprn)
-                properties[uprn] = entry._replace(
-                    record=NewProperty(
-                        uprn=uprn,
-                        parent_uprn=blpu.parent_uprn,
-                        logical_status=blpu.logical_status,
-                        blpu_state=blpu.blpu_state,
-                        classification_code=blpu.classification_code,
-                        easting=blpu.easting,
-                        northing=blpu.northing,
-                        latitude=latitude,
-                        longitude=longitude,
-                        representative_point_code=blpu.representative_point_code,
-                        # Empty until compared: a property whose addresses are not in this
-                        # file keeps the postcode it has.
-                        postcode_locator=found[1] if found else "",
-                        organisation=blpu.organisation,
-                        start_date=blpu.start_date,
-                        end_date=blpu.end_date,
-                        last_update_date=blpu.last_update_date,
-                    )
-                )
+                # Positional, in the order of NewProperty's fields (keywords cost more than
+                # the rest at a million properties). The postcode is empty until compared: a
+                # property whose addresses are not in this file keeps its own.
+                record = NewProperty(
+                    uprn, blpu.parent_uprn, blpu.logical_status, blpu.blpu_state,
+                    blpu.classification_code, blpu.easting, blpu.northing, latitude, longitude,
+                    blpu.representative_point_code, found[1] if found else "", blpu.organisation,
+                    blpu.start_date, blpu.end_date, blpu.last_update_date,
+                )  # fmt: skip
+                properties[uprn] = _Entry(entry.line, entry.change_type, record)
         return properties
 
     # -- comparing ------------------------------------------------------------------------
