@@ -15,8 +15,9 @@ matchers see: those strings have no true match.
 Every matcher gets the same strings and the same gazetteer, in the same run:
 
 * ``fast``: Townhall's own matcher, with the gazetteer in memory;
-* ``best``: the fast matcher, then uk-address-matcher for the strings the fast one did not match,
-  its answer taken when it is the fast matcher's own best candidate (``methods.better``);
+* ``best``: the fast matcher, then uk-address-matcher for the strings ``methods.worth_asking``
+  sends on (the fast one unsure), its answer taken when it is the fast matcher's own best
+  candidate (``methods.better``), as ``townhall addresses match`` does it;
 * ``uk-address-matcher``: its default ``AddressMatcher`` (exact match, then the pretrained Splink
   model), used directly, with its own acceptance (a resolved canonical id is an answer).
 
@@ -352,7 +353,7 @@ def run(
             "calibration": calibration(cases, outcomes),
         }
         if splink:
-            from townhall.domains.addresses.matching.methods import better
+            from townhall.domains.addresses.matching.methods import better, worth_asking
 
             ukam, ukam_seconds = run_uk_address_matcher(database, cases, held)
             report["uk_address_matcher"] = {
@@ -360,9 +361,10 @@ def run(
                 "seconds": round(ukam_seconds, 2),
                 "addresses_per_second": round(len(cases) / ukam_seconds, 1),
             }
-            # "best" as methods.match_batch does it: uk-address-matcher for what the fast
-            # matcher did not match, its answer taken when it is the fast one's own best guess.
-            again = [c for c in cases if outcomes[c.id].verdict != "matched"]
+            # "best" as methods.match_batch does it: uk-address-matcher only for what
+            # methods.worth_asking sends on (the fast matcher unsure), its answer taken when it
+            # is the fast one's own best guess.
+            again = [c for c in cases if worth_asking(outcomes[c.id])]
             best_answers = dict(fast_answers)
             best_seconds = load_seconds + match_seconds
             if again:

@@ -181,3 +181,30 @@ def test_a_house_written_in_full_beats_a_flat_of_an_unnamed_block_on_its_street(
     )
     assert outcome.uprn == house.uprn
     assert outcome.score >= 0.9
+
+
+def test_a_flat_whose_building_name_is_left_out_matches_when_it_is_the_only_one() -> None:
+    # "Flat 24, Maple Mews": Hartley Lodge is the only block on Maple Mews with a flat 24.
+    lodge = [
+        _address(
+            "Maple Mews", "N16 6BE", usrn=12, sao=n, building="Hartley Lodge", locality="HAYTON"
+        )
+        for n in range(1, 31)
+    ]
+    small = [
+        _address("Maple Mews", "N16 6BE", usrn=12, sao=n, building="Ross House", locality="HAYTON")
+        for n in range(1, 9)
+    ]
+    matcher = _matcher([*lodge, *small])
+    outcome = matcher.match(MatchInput("Flat 24, Maple Mews, Hayton, London", "N16 6BE"))
+    assert outcome.uprn == lodge[23].uprn
+    # Flat 4 is in both blocks: leaving the building out leaves two equal answers.
+    assert matcher.match(MatchInput("Flat 4, Maple Mews, Hayton, London", "N16 6BE")).uprn is None
+
+
+def test_a_lone_number_that_is_the_building_number_is_not_a_flat_number() -> None:
+    flat = _address("Davis Gardens", "N4 2LP", usrn=13, pao=1, sao=1, building="Harvey Apartments")
+    parsed = parse_address("Flat, Harvey Apartments, 1, Davis Gardens, London")
+    assert numbers_agree(parsed, flat) is None
+    other = _address("Davis Gardens", "N4 2LP", usrn=13, pao=1, sao=2, building="Harvey Apartments")
+    assert numbers_agree(parse_address("2, Harvey Apartments, Davis Gardens"), other) is not None
