@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,16 +29,6 @@ from townhall.platform.auth.staff import list_staff_accounts  # noqa: E402
 from townhall.platform.db import Database  # noqa: E402
 from townhall.platform.migrations import head_revision  # noqa: E402
 from townhall.settings import Settings  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _root_logging_restored() -> Iterator[None]:
-    """Put back the root logger: a build configures Townhall's logging on the runner's stream."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def run_demo(database_url: str, *args: str, **env: str) -> Result:
