@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -147,15 +148,62 @@ def find_addresses(
         )
 
 
-def _address_select(*extra: ColumnElement[Any]) -> Select[Any]:
-    statement: Select[Any] = (
-        select(SearchEntry.sort_key, AddressRecord, Property, Street, *extra)
-        .select_from(SearchEntry)
-        .join(AddressRecord, AddressRecord.lpi_key == SearchEntry.lpi_key)
-        .join(Property, Property.uprn == AddressRecord.uprn)
-        .join(Street, Street.usrn == AddressRecord.usrn)
+# What an address in a response is made of: plain columns of the tables, read as rows, never as
+# ORM objects (loading three objects per address and expiring them at the end of the unit of
+# work cost more than the query itself). ``_address_of`` unpacks them in this order.
+_LPI = AddressRecord.__table__.c
+_BLPU = Property.__table__.c
+_STREET = Street.__table__.c
+_ADDRESS_COLUMNS: tuple[Any, ...] = (
+    _LPI.lpi_key,
+    _LPI.uprn,
+    _LPI.usrn,
+    _LPI.sao_start_number,
+    _LPI.sao_start_suffix,
+    _LPI.sao_end_number,
+    _LPI.sao_end_suffix,
+    _LPI.sao_text,
+    _LPI.pao_start_number,
+    _LPI.pao_start_suffix,
+    _LPI.pao_end_number,
+    _LPI.pao_end_suffix,
+    _LPI.pao_text,
+    _LPI.postcode,
+    _LPI.level,
+    _LPI.logical_status,
+    _LPI.start_date,
+    _LPI.end_date,
+    _LPI.last_update_date,
+    _LPI.modified_at,
+    _BLPU.parent_uprn,
+    _BLPU.organisation,
+    _BLPU.classification_code,
+    _BLPU.latitude,
+    _BLPU.longitude,
+    _BLPU.easting,
+    _BLPU.northing,
+    _STREET.descriptor,
+    _STREET.locality,
+    _STREET.town,
+)
+_ADDRESS_WIDTH = len(_ADDRESS_COLUMNS)
+
+
+@cache
+def _search_select() -> Select[Any]:
+    """The search's statement before its conditions: built once, it is immutable."""
+    entry = SearchEntry.__table__.c
+    return (
+        select(*_ADDRESS_COLUMNS, entry.sort_key)
+        .select_from(SearchEntry.__table__)
+        .join(AddressRecord.__table__, _LPI.lpi_key == entry.lpi_key)
+        .join(Property.__table__, _BLPU.uprn == _LPI.uprn)
+        .join(Street.__table__, _STREET.usrn == _LPI.usrn)
     )
-    return statement
+
+
+def _address_select(*extra: ColumnElement[Any]) -> Select[Any]:
+    return _search_select().add_columns(*extra) if extra else _search_select()
 
 
 def _conditions(session: Session, filters: AddressFilters) -> list[ColumnElement[bool]] | None:
@@ -280,85 +328,86 @@ def _coordinates(item: Property) -> Coordinates:
     )
 
 
-def address_line(address: AddressRecord, item: Property, street: Street) -> str:
-    """The printed single-line address of an LPI."""
-    return single_line(
-        sao_start_number=address.sao_start_number,
-        sao_start_suffix=address.sao_start_suffix,
-        sao_end_number=address.sao_end_number,
-        sao_end_suffix=address.sao_end_suffix,
-        sao_text=address.sao_text,
-        pao_start_number=address.pao_start_number,
-        pao_start_suffix=address.pao_start_suffix,
-        pao_end_number=address.pao_end_number,
-        pao_end_suffix=address.pao_end_suffix,
-        pao_text=address.pao_text,
-        street=street.descriptor,
-        locality=street.locality,
-        town=street.town,
-        postcode=address.postcode,
-        organisation=item.organisation,
-        classification_code=item.classification_code,
+def _address_of(row: Sequence[Any]) -> AddressPublic:
+    """The public shape of a row starting with ``_ADDRESS_COLUMNS``."""
+    (
+        lpi_key, uprn, usrn, sao_start, sao_start_suffix, sao_end, sao_end_suffix, sao_text,
+        pao_start, pao_start_suffix, pao_end, pao_end_suffix, pao_text, postcode, level,
+        logical_status, start_date, end_date, last_update_date, modified_at, parent_uprn,
+        organisation, classification_code, latitude, longitude, easting, northing, descriptor,
+        locality, town,
+    ) = row[:_ADDRESS_WIDTH]  # fmt: skip
+    line = single_line(
+        sao_start_number=sao_start,
+        sao_start_suffix=sao_start_suffix,
+        sao_end_number=sao_end,
+        sao_end_suffix=sao_end_suffix,
+        sao_text=sao_text,
+        pao_start_number=pao_start,
+        pao_start_suffix=pao_start_suffix,
+        pao_end_number=pao_end,
+        pao_end_suffix=pao_end_suffix,
+        pao_text=pao_text,
+        street=descriptor,
+        locality=locality,
+        town=town,
+        postcode=postcode,
+        organisation=organisation,
+        classification_code=classification_code,
     )
-
-
-def _public(address: AddressRecord, item: Property, street: Street) -> AddressPublic:
+    usrn_text = str(usrn)
     # One validation of a plain nested dict (in pydantic-core) costs a fraction of building each
     # nested model in Python: it matters at 50 addresses a page.
     return AddressPublic.model_validate(
         {
-            "lpi_key": address.lpi_key,
-            "uprn": str(address.uprn),
-            "usrn": str(address.usrn),
-            "parent_uprn": None if item.parent_uprn is None else str(item.parent_uprn),
-            "single_line": address_line(address, item, street),
-            "organisation": item.organisation,
+            "lpi_key": lpi_key,
+            "uprn": str(uprn),
+            "usrn": usrn_text,
+            "parent_uprn": None if parent_uprn is None else str(parent_uprn),
+            "single_line": line,
+            "organisation": organisation,
             "sao": {
-                "start_number": address.sao_start_number,
-                "start_suffix": address.sao_start_suffix,
-                "end_number": address.sao_end_number,
-                "end_suffix": address.sao_end_suffix,
-                "text": address.sao_text,
+                "start_number": sao_start,
+                "start_suffix": sao_start_suffix,
+                "end_number": sao_end,
+                "end_suffix": sao_end_suffix,
+                "text": sao_text,
             },
             "pao": {
-                "start_number": address.pao_start_number,
-                "start_suffix": address.pao_start_suffix,
-                "end_number": address.pao_end_number,
-                "end_suffix": address.pao_end_suffix,
-                "text": address.pao_text,
+                "start_number": pao_start,
+                "start_suffix": pao_start_suffix,
+                "end_number": pao_end,
+                "end_suffix": pao_end_suffix,
+                "text": pao_text,
             },
             "street": {
-                "usrn": str(street.usrn),
-                "descriptor": street.descriptor,
-                "locality": street.locality,
-                "town": street.town,
+                "usrn": usrn_text,
+                "descriptor": descriptor,
+                "locality": locality,
+                "town": town,
             },
-            "postcode": address.postcode,
-            "level": address.level,
+            "postcode": postcode,
+            "level": level,
             "logical_status": {
-                "code": address.logical_status,
-                "meaning": LPI_LOGICAL_STATUSES.get(address.logical_status),
+                "code": logical_status,
+                "meaning": LPI_LOGICAL_STATUSES.get(logical_status),
             },
             "classification": {
-                "code": item.classification_code,
-                "description": describe(item.classification_code),
+                "code": classification_code,
+                "description": describe(classification_code),
             },
             "coordinates": {
-                "latitude": item.latitude,
-                "longitude": item.longitude,
-                "easting": item.easting,
-                "northing": item.northing,
+                "latitude": latitude,
+                "longitude": longitude,
+                "easting": easting,
+                "northing": northing,
             },
-            "start_date": address.start_date,
-            "end_date": address.end_date,
-            "last_update_date": address.last_update_date,
-            "modified_at": utc(address.modified_at),
+            "start_date": start_date,
+            "end_date": end_date,
+            "last_update_date": last_update_date,
+            "modified_at": utc(modified_at),
         }
     )
-
-
-def _address_of(row: Any) -> AddressPublic:
-    return _public(row.AddressRecord, row.Property, row.Street)
 
 
 # --- one property, one street ------------------------------------------------------------------
@@ -370,14 +419,14 @@ def _addresses_of(session: Session, uprns: Sequence[int]) -> dict[int, list[Addr
     if not uprns:
         return found
     statement = (
-        select(AddressRecord, Property, Street)
+        select(*_ADDRESS_COLUMNS)
         .join(Property, Property.uprn == AddressRecord.uprn)
         .join(Street, Street.usrn == AddressRecord.usrn)
         .where(AddressRecord.uprn.in_(list(uprns)))
         .order_by(AddressRecord.uprn, AddressRecord.logical_status, AddressRecord.lpi_key)
     )
-    for address, item, street in session.execute(statement):
-        found[address.uprn].append(_public(address, item, street))
+    for row in session.execute(statement):
+        found[row[1]].append(_address_of(row))
     return found
 
 

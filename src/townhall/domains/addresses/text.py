@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # --- postcodes ---------------------------------------------------------------------------------
 
@@ -326,7 +327,12 @@ def single_line(
         parts.append(locality.strip())
     if town and town.strip():
         parts.append(town.strip())
-    canonical = normalise_postcode(postcode) if postcode else None
-    if canonical or (postcode and postcode.strip()):
-        parts.append(canonical or (postcode or "").strip())
+    if postcode:
+        parts.append(_printed_postcode(postcode))
     return ", ".join(part.upper() for part in parts if part)
+
+
+@lru_cache(maxsize=65_536)
+def _printed_postcode(postcode: str) -> str:
+    """A postcode as printed: canonical when it is one, else as given (a page repeats a few)."""
+    return normalise_postcode(postcode) or postcode.strip()
