@@ -17,6 +17,7 @@ from townhall.domains.addresses.search_models import (
     SearchEntry,
     SearchStreet,
     SearchTerm,
+    SearchTermStreet,
     SearchVocabulary,
 )
 from townhall.platform.db import Database
@@ -100,6 +101,29 @@ class TestFreeText:
         assert found(gazetteer, "21 mare str") == keys(2)
         assert found(gazetteer, "3 mart") == keys(15)
 
+    def test_a_typo_inside_a_half_typed_last_word_is_corrected(self, gazetteer: Database) -> None:
+        # MARLBOROUGH AVENUE typed "avv" (a letter doubled, then cut short) and "aevn" (two
+        # letters swapped, cut short): the start of AVENUE within one edit.
+        assert found(gazetteer, "7 marlborough avv") == keys(13)
+        assert found(gazetteer, "7 marlborough aevn") == keys(13)
+        assert found(gazetteer, "40 mare strre") == {*FLATS_OF_HILLTOP, *keys(5)} - keys(9)
+        # Too far from the start of any word: nothing, rather than a guess.
+        assert found(gazetteer, "7 marlborough xqz") == set()
+
+    def test_a_half_typed_word_is_not_corrected_when_it_starts_a_known_word(
+        self, gazetteer: Database
+    ) -> None:
+        # "MAR" starts MARE, MARLBOROUGH and MARTELLO: read as their start, never corrected.
+        with gazetteer.read() as session:
+            match = search_index.match_text(session, "21 mar")
+        assert match.corrected == {}
+        assert found(gazetteer, "21 mar") == keys(2)
+
+    def test_a_building_word_on_a_street_named_by_the_others(self, gazetteer: Database) -> None:
+        # HILLTOP is no street's word: only Mare Street's addresses named Hilltop are read.
+        assert found(gazetteer, "flat 2 hilltop mare street") == keys(7)
+        assert found(gazetteer, "hilltop marlborough avenue") == set()
+
     def test_every_word_must_match(self, gazetteer: Database) -> None:
         assert found(gazetteer, "mare street dalston") == set()
         assert found(gazetteer, "marlborough avenue dalston") == keys(13, 14)
@@ -127,6 +151,31 @@ class TestFreeText:
 
     def test_unknown_words_match_nothing(self, gazetteer: Database) -> None:
         assert found(gazetteer, "zzzz qqqq") == set()
+
+
+def test_terms_are_counted_per_street(gazetteer: Database) -> None:
+    with gazetteer.read() as session:
+        vocab = search_index.vocabulary(session)
+    # The block and its flats and the bakery are on Mare Street: six addresses name HILLTOP.
+    assert vocab.term_streets["HILLTOP"] == {g.MARE_STREET: 6}
+    assert vocab.street_counts(["HILLTOP", "CHURCH"]) == {
+        g.MARE_STREET: 6,
+        g.MARLBOROUGH_AVENUE: 1,
+    }
+
+
+def test_the_prefix_corrections_of_a_half_typed_word() -> None:
+    vocab = search_index.Vocabulary(
+        version=1,
+        streets_of={"AVENUE": frozenset({1}), "AVON": frozenset({2}), "CLOSE": frozenset({3})},
+        street_size={1: 10, 2: 5, 3: 7},
+        address_count={},
+        sorted_terms=["AVENUE", "AVON", "CLOSE"],
+    )
+    assert vocab.prefix_corrections("AVV") == ["AVENUE", "AVON"]  # the commoner first
+    assert vocab.prefix_corrections("CLLOS") == ["CLOSE"]
+    assert vocab.prefix_corrections("AV") == []  # too short to guess from
+    assert vocab.prefix_corrections("XQZ") == []
 
 
 def test_corrections_are_reported(gazetteer: Database) -> None:
@@ -229,6 +278,42 @@ def test_a_full_refresh_rebuilds_the_same_index(gazetteer: Database) -> None:
     with gazetteer.write() as session:
         assert search_index.refresh(session) == len(g.ADDRESSES)
     assert snapshot() == first
+
+
+def test_refreshing_every_address_by_key_writes_what_a_full_refresh_writes(
+    gazetteer: Database,
+) -> None:
+    def snapshot() -> list[tuple[object, ...]]:
+        with gazetteer.read() as session:
+            entries = [
+                tuple(row)
+                for row in session.execute(
+                    select(*SearchEntry.__table__.c).order_by(SearchEntry.lpi_key)
+                )
+            ]
+            terms = [
+                tuple(row)
+                for row in session.execute(
+                    select(SearchTerm.term, SearchTerm.usrn, SearchTerm.lpi_key).order_by(
+                        SearchTerm.term, SearchTerm.lpi_key
+                    )
+                )
+            ]
+            counts = [
+                tuple(row)
+                for row in session.execute(
+                    select(
+                        SearchTermStreet.term, SearchTermStreet.usrn, SearchTermStreet.address_count
+                    ).order_by(SearchTermStreet.term, SearchTermStreet.usrn)
+                )
+            ]
+        return [*entries, *terms, *counts]
+
+    full = snapshot()
+    with gazetteer.write() as session:
+        every = list(session.scalars(select(AddressRecord.lpi_key)))
+        assert search_index.refresh(session, lpi_keys=every) == len(g.ADDRESSES)
+    assert snapshot() == full
 
 
 def test_the_sort_key_orders_by_street_then_number(gazetteer: Database) -> None:

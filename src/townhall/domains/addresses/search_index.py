@@ -72,6 +72,7 @@ from townhall.domains.addresses.search_models import (
     SearchState,
     SearchStreet,
     SearchTerm,
+    SearchTermStreet,
     SearchVocabulary,
 )
 from townhall.domains.addresses.text import (
@@ -91,10 +92,15 @@ from townhall.platform.db import Base
 _CHUNK = 5_000
 # A word matching at most this many addresses drives the search by candidates, checked here.
 CANDIDATE_LIMIT = 5_000
+# Reading a street's addresses with a number from the index costs about this many times less
+# than reading and checking its rows.
+NUMBERED_STREET_DISCOUNT = 10
 # The last word as a prefix expands to at most this many known words (the most common first).
 PREFIX_EXPANSIONS = 60
 # A query needs at least this many letters in its last word before it is read as a prefix.
 PREFIX_MIN_LENGTH = 2
+# A half-typed last word nothing starts with is corrected from this many letters on.
+PREFIX_CORRECTION_MIN_LENGTH = 3
 
 
 # --- building the index ------------------------------------------------------------------------
@@ -154,7 +160,7 @@ def _rebuild_everything(session: Session, build: _Build) -> int:
         connection.execute(DropConstraint(key))
     if postgres:
         session.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)}"))
-    for model in (SearchEntry, SearchTerm, SearchVocabulary, SearchStreet):
+    for model in (SearchEntry, SearchTerm, SearchVocabulary, SearchTermStreet, SearchStreet):
         session.execute(delete(model))
     build.fill(None)
     written = _insert_entries(session, build, None)
@@ -163,12 +169,7 @@ def _rebuild_everything(session: Session, build: _Build) -> int:
         connection.execute(AddConstraint(key))
     for index in indexes:
         index.create(connection)
-    session.execute(
-        insert(SearchVocabulary).from_select(
-            ["term", "address_count"],
-            select(SearchTerm.term, func.count()).group_by(SearchTerm.term),
-        )
-    )
+    _count_terms(session, None)
     _write_streets(session, None)
     if postgres:
         session.execute(text("RESET work_mem"))
@@ -211,17 +212,27 @@ def _rebuild_some(session: Session, build: _Build, lpi_keys: set[str], usrns: se
             session.scalars(select(SearchTerm.term).where(SearchTerm.lpi_key.in_(chunk)))
         )
     for chunk in _chunks(sorted(affected_terms)):
-        session.execute(delete(SearchVocabulary).where(SearchVocabulary.term.in_(chunk)))
-        session.execute(
-            insert(SearchVocabulary).from_select(
-                ["term", "address_count"],
-                select(SearchTerm.term, func.count())
-                .where(SearchTerm.term.in_(chunk))
-                .group_by(SearchTerm.term),
-            )
-        )
+        _count_terms(session, chunk)
     _write_streets(session, affected_streets)
     return written
+
+
+def _count_terms(session: Session, terms: Sequence[str] | None) -> None:
+    """Count these terms' addresses (every term's when None), in all and per street."""
+    for model in (SearchVocabulary, SearchTermStreet):
+        if terms is not None:
+            session.execute(delete(model).where(model.term.in_(terms)))
+    per_street = select(SearchTerm.term, SearchTerm.usrn, func.count()).group_by(
+        SearchTerm.term, SearchTerm.usrn
+    )
+    in_all = select(SearchTerm.term, func.count()).group_by(SearchTerm.term)
+    if terms is not None:
+        per_street = per_street.where(SearchTerm.term.in_(terms))
+        in_all = in_all.where(SearchTerm.term.in_(terms))
+    session.execute(
+        insert(SearchTermStreet).from_select(["term", "usrn", "address_count"], per_street)
+    )
+    session.execute(insert(SearchVocabulary).from_select(["term", "address_count"], in_all))
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -537,18 +548,18 @@ def _insert_terms(session: Session, build: _Build, lpi_keys: Sequence[str] | Non
     """
     lpi, blpu, names = AddressRecord.__table__, Property.__table__, build.names
     own = (lpi.c.pao_text, lpi.c.sao_text, blpu.c.organisation, _flat_word())
-    statement = select(names.c.term, lpi.c.lpi_key).distinct().select_from(lpi)
+    statement = select(names.c.term, lpi.c.usrn, lpi.c.lpi_key).distinct().select_from(lpi)
     statement = statement.join(blpu, blpu.c.uprn == lpi.c.uprn)
     if session.connection().dialect.name == "sqlite":
         statement = statement.join(names, names.c.text.in_(own)).order_by(
-            names.c.term, lpi.c.lpi_key
+            names.c.term, lpi.c.usrn, lpi.c.lpi_key
         )
     else:
         texts = values(Column("text", String), name="own_texts").data([(c,) for c in own]).lateral()
         statement = statement.join(texts, true()).join(names, names.c.text == texts.c.text)
     if lpi_keys is not None:
         statement = statement.where(lpi.c.lpi_key.in_(lpi_keys))
-    session.execute(insert(SearchTerm).from_select(["term", "lpi_key"], statement))
+    session.execute(insert(SearchTerm).from_select(["term", "usrn", "lpi_key"], statement))
 
 
 def _write_streets(session: Session, usrns: set[int] | None) -> None:
@@ -609,6 +620,9 @@ class Vocabulary:
     address_count: dict[str, int]
     sorted_terms: list[str]
     terms_by_length: dict[int, list[str]] = field(default_factory=dict)
+    # term -> {usrn: how many addresses of that street have the term}
+    term_streets: dict[str, dict[int, int]] = field(default_factory=dict)
+    _prefixes: dict[int, tuple[list[str], dict[str, list[str]]]] = field(default_factory=dict)
 
     def knows(self, term: str) -> bool:
         """Whether some street or address has this word."""
@@ -654,6 +668,45 @@ class Vocabulary:
             )
         return found
 
+    def prefix_corrections(self, word: str) -> list[str]:
+        """Known words whose start is within the allowed edit distance of a half-typed word.
+
+        "AVV" (AVENUE doubled and cut short) starts AVENUE within one edit; so does "CLLOS"
+        CLOSE. Starts of at least three letters are compared, within one edit up to seven
+        letters and two beyond; the most common few dozen words are kept.
+        """
+        if len(word) < PREFIX_CORRECTION_MIN_LENGTH or any(char.isdigit() for char in word):
+            return []
+        allowed = 1 if len(word) <= 7 else 2
+        found: dict[str, None] = {}
+        low = max(PREFIX_CORRECTION_MIN_LENGTH, len(word) - allowed)
+        for length in range(low, len(word) + allowed + 1):
+            starts, words_of = self._starts(length)
+            for start, _distance, _index in process.extract(
+                word, starts, scorer=OSA.distance, score_cutoff=allowed, limit=None
+            ):
+                found.update(dict.fromkeys(words_of[start]))
+        ranked = sorted(found, key=lambda term: (-self.frequency(term), term))
+        return ranked[:PREFIX_EXPANSIONS]
+
+    def _starts(self, length: int) -> tuple[list[str], dict[str, list[str]]]:
+        """Every known word's first ``length`` letters, and the words starting so."""
+        if length not in self._prefixes:
+            words_of: dict[str, list[str]] = defaultdict(list)
+            for term in self.sorted_terms:
+                if len(term) >= length:
+                    words_of[term[:length]].append(term)
+            self._prefixes[length] = (list(words_of), dict(words_of))
+        return self._prefixes[length]
+
+    def street_counts(self, terms: Iterable[str]) -> dict[int, int]:
+        """How many addresses of each street have one of these terms (at most, summed)."""
+        counts: dict[int, int] = defaultdict(int)
+        for term in terms:
+            for usrn, count in self.term_streets.get(term, {}).items():
+                counts[usrn] += count
+        return counts
+
 
 _CACHE: weakref.WeakKeyDictionary[Engine, Vocabulary] = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
@@ -693,6 +746,11 @@ def _load_vocabulary(session: Session, version: int) -> Vocabulary:
     address_count: dict[str, int] = dict(
         session.execute(select(SearchVocabulary.term, SearchVocabulary.address_count)).all()
     )
+    term_streets: dict[str, dict[int, int]] = defaultdict(dict)
+    for term, usrn, count in session.execute(
+        select(SearchTermStreet.term, SearchTermStreet.usrn, SearchTermStreet.address_count)
+    ):
+        term_streets[term][usrn] = count
     terms = sorted(set(streets_of) | set(address_count))
     by_length: dict[int, list[str]] = defaultdict(list)
     for term in terms:
@@ -704,6 +762,7 @@ def _load_vocabulary(session: Session, version: int) -> Vocabulary:
         address_count=address_count,
         sorted_terms=terms,
         terms_by_length=dict(by_length),
+        term_streets=dict(term_streets),
     )
 
 
@@ -785,7 +844,8 @@ class _WordMatch:
     word: str
     usrns: frozenset[int]
     terms: frozenset[str]
-    estimate: int
+    # usrn -> how many addresses of that street have one of ``terms`` (at most)
+    street_counts: dict[int, int] = field(default_factory=dict)
     single_letter: bool = False
 
     def accepts(self, usrn: int, words: frozenset[str]) -> bool:
@@ -815,7 +875,11 @@ def _resolve(vocab: Vocabulary, word: str, *, prefix: bool) -> tuple[list[str], 
         known.extend(term for term in vocab.with_prefix(word) if term != word)
     if known:
         return known, False
-    return vocab.corrections(word), True
+    corrections = vocab.corrections(word)
+    if prefix:
+        # A slip inside a word still being typed ("chaucer avv", "morris cllos").
+        corrections = list(dict.fromkeys([*corrections, *vocab.prefix_corrections(word)]))
+    return corrections, True
 
 
 def match_text(session: Session, q: str) -> TextMatch:
@@ -826,7 +890,7 @@ def match_text(session: Session, q: str) -> TextMatch:
     matches: list[_WordMatch] = []
     for position, word in enumerate(parsed.words):
         if len(word) == 1:
-            matches.append(_WordMatch(word, frozenset(), frozenset(), 1 << 62, single_letter=True))
+            matches.append(_WordMatch(word, frozenset(), frozenset(), single_letter=True))
             continue
         is_last = position == len(parsed.words) - 1
         terms, was_corrected = _resolve(vocab, word, prefix=is_last and parsed.last_word_is_prefix)
@@ -840,21 +904,71 @@ def match_text(session: Session, q: str) -> TextMatch:
             usrns.update(vocab.streets_of.get(term, ()))
             if term in vocab.address_count:
                 address_terms.add(term)
-        estimate = sum(vocab.street_size.get(u, 0) for u in usrns) + sum(
-            vocab.address_count[term] for term in address_terms
+        matches.append(
+            _WordMatch(
+                word, frozenset(usrns), frozenset(address_terms), vocab.street_counts(address_terms)
+            )
         )
-        matches.append(_WordMatch(word, frozenset(usrns), frozenset(address_terms), estimate))
     fixed = _fixed_conditions(parsed)
-    drivers = [match for match in matches if not match.single_letter]
-    if drivers:
-        driver = min(drivers, key=lambda match: match.estimate)
-        if driver.estimate <= CANDIDATE_LIMIT:
-            keys = _check_candidates(session, driver, matches, fixed)
+    words = [match for match in matches if not match.single_letter]
+    if words:
+        # A number narrows a whole street in the street-and-numbers index alone.
+        narrowed = bool(parsed.numbers) and len(words) == len(matches)
+        plan = _plan(vocab, words, narrowed=narrowed)
+        if plan is not None:
+            keys = _check_candidates(session, plan, matches, fixed)
             return TextMatch(lpi_keys=keys, condition=None, corrected=corrected)
     if not matches and not fixed:
         return TextMatch(lpi_keys=None, condition=true(), corrected=corrected)
     condition = and_(true(), *fixed, *(_word_condition(match) for match in matches))
     return TextMatch(lpi_keys=None, condition=condition, corrected=corrected)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a query's candidates are: whole streets, and some words' addresses on streets."""
+
+    whole_streets: list[int]
+    by_word: list[tuple[_WordMatch, list[int]]]
+
+
+def _plan(vocab: Vocabulary, words: Sequence[_WordMatch], *, narrowed: bool) -> _Plan | None:
+    """The fewest candidates that hold every match, street by street; None if too many.
+
+    On a street, a word is met by the street's own name, or only by addresses that have the
+    word themselves. A street whose name meets every word is a candidate whole; otherwise its
+    candidates are the addresses with the rarest of the words its name does not meet (and a
+    street where one of those words has no address is no candidate at all). Every match is
+    on a street the first word allows, so only those streets are visited. When a house number
+    ``narrowed`` the query, whole streets are read in their index, far cheaper than rows.
+    """
+    ordered = sorted(words, key=lambda match: len(match.usrns) + len(match.street_counts))
+    first = ordered[0]
+    whole: list[int] = []
+    by_word: dict[str, tuple[_WordMatch, list[int]]] = {}
+    estimate = 0
+    for usrn in first.usrns | first.street_counts.keys():
+        rarest: _WordMatch | None = None
+        fewest = 0
+        for match in ordered:
+            if usrn in match.usrns:
+                continue
+            count = match.street_counts.get(usrn, 0)
+            if count == 0:
+                break
+            if rarest is None or count < fewest:
+                rarest, fewest = match, count
+        else:
+            if rarest is None:
+                whole.append(usrn)
+                size = vocab.street_size.get(usrn, 0)
+                estimate += size // NUMBERED_STREET_DISCOUNT if narrowed else size
+            else:
+                by_word.setdefault(rarest.word, (rarest, []))[1].append(usrn)
+                estimate += fewest
+            if estimate > CANDIDATE_LIMIT:
+                return None
+    return _Plan(whole_streets=whole, by_word=list(by_word.values()))
 
 
 def _number_condition(number: HouseNumber, *, flat: bool | None) -> ColumnElement[bool]:
@@ -929,28 +1043,40 @@ def _word_condition(match: _WordMatch) -> ColumnElement[bool]:
 
 def _check_candidates(
     session: Session,
-    driver: _WordMatch,
+    plan: _Plan,
     matches: Sequence[_WordMatch],
     fixed: Sequence[ColumnElement[bool]],
 ) -> list[str]:
-    """Every address matching all words, found from the driver's candidates."""
+    """Every address matching all words, found from the plan's candidates."""
     columns = (SearchEntry.lpi_key, SearchEntry.usrn, SearchEntry.words)
     found: dict[str, tuple[int, str]] = {}
-    if driver.usrns:
-        for chunk in _chunks(sorted(driver.usrns)):
+    whole: list[str] = []
+    letters = any(match.single_letter for match in matches)
+    for chunk in _chunks(sorted(plan.whole_streets)):
+        if letters:
             statement = select(*columns).where(SearchEntry.usrn.in_(chunk), *fixed)
             for key, usrn, words in session.execute(statement):
                 found[key] = (usrn, words)
-    if driver.terms:
-        postings = (
-            select(SearchTerm.lpi_key).where(SearchTerm.term.in_(sorted(driver.terms))).distinct()
-        )
-        statement = select(*columns).where(SearchEntry.lpi_key.in_(postings), *fixed)
-        for key, usrn, words in session.execute(statement):
-            found[key] = (usrn, words)
-    others = [match for match in matches if match is not driver]
-    return [
+        else:
+            # The street's name meets every word: only the numbers are left to check, and the
+            # street-and-numbers index holds them.
+            whole.extend(
+                session.scalars(
+                    select(SearchEntry.lpi_key).where(SearchEntry.usrn.in_(chunk), *fixed)
+                )
+            )
+    for match, streets in plan.by_word:
+        for chunk in _chunks(sorted(streets)):
+            postings = select(SearchTerm.lpi_key).where(
+                SearchTerm.term.in_(sorted(match.terms)), SearchTerm.usrn.in_(chunk)
+            )
+            statement = select(*columns).where(SearchEntry.lpi_key.in_(postings), *fixed)
+            for key, usrn, words in session.execute(statement):
+                found[key] = (usrn, words)
+    whole_set = set(whole)
+    return whole + [
         key
         for key, (usrn, words) in found.items()
-        if all(match.accepts(usrn, frozenset(words.split())) for match in others)
+        if key not in whole_set
+        and all(match.accepts(usrn, frozenset(words.split())) for match in matches)
     ]

@@ -3,7 +3,8 @@
 The index is kept small on purpose. A street's words (descriptor, locality, town) are indexed
 once per street (``address_search_streets``: a few thousand rows), not once per address.
 Only the words an address has of its own (flat and building names, organisation) are posted per
-address (``address_search_terms``); most houses have none. ``address_search_entries`` holds one
+address (``address_search_terms``, with its street); most houses have none, and
+``address_search_term_streets`` counts them per street. ``address_search_entries`` holds one
 row per address with what a search filters on and its order (``sort_key``: street, number,
 flat, unique), so pages are keyset pages. ``address_search_vocabulary`` counts each term, for
 typo correction and for searching the rarest term first; ``address_search_state`` carries a
@@ -53,7 +54,17 @@ class SearchEntry(Base):
         Index(
             "ix_address_search_entries_postcode", "postcode_outward", "postcode_inward", "sort_key"
         ),
-        Index("ix_address_search_entries_usrn_pao", "usrn", "pao_start"),
+        # A street's house and flat numbers, with the key (the primary key of a table without
+        # rowid rides along on SQLite): a street's addresses with a number are read from the
+        # index alone.
+        Index(
+            "ix_address_search_entries_usrn_numbers",
+            "usrn",
+            "pao_start",
+            "pao_end",
+            "sao_start",
+            "sao_end",
+        ),
         # On SQLite the rows live in the primary key's own tree (no rowid, no second copy of
         # the key): a third less to write and read.
         {"sqlite_with_rowid": False},
@@ -61,17 +72,32 @@ class SearchEntry(Base):
 
 
 class SearchTerm(Base):
-    """A word an address has of its own (a flat, building or organisation name)."""
+    """A word an address has of its own (a flat, building or organisation name).
+
+    Keyed by term, then street: the addresses of a street with a word are one range of the key,
+    so a query reads only the streets its other words allow.
+    """
 
     __tablename__ = "address_search_terms"
 
     term: Mapped[str] = mapped_column(String(60), primary_key=True)
+    usrn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     lpi_key: Mapped[str] = mapped_column(String(14), primary_key=True)
 
     __table_args__ = (
         Index("ix_address_search_terms_lpi_key", "lpi_key"),
         {"sqlite_with_rowid": False},
     )
+
+
+class SearchTermStreet(Base):
+    """How many addresses of a street have a term of their own: the search's plan, in memory."""
+
+    __tablename__ = "address_search_term_streets"
+
+    term: Mapped[str] = mapped_column(String(60), primary_key=True)
+    usrn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    address_count: Mapped[int] = mapped_column(Integer)
 
 
 class SearchStreet(Base):

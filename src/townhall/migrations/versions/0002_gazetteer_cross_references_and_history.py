@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 00:50:47.876343
+Create Date: 2026-11-23 01:08:25.000560
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_address_search_entries_sort_key", ["sort_key"], unique=True)
         batch_op.create_index(
-            "ix_address_search_entries_usrn_pao", ["usrn", "pao_start"], unique=False
+            "ix_address_search_entries_usrn_numbers",
+            ["usrn", "pao_start", "pao_end", "sao_start", "sao_end"],
+            unique=False,
         )
 
     op.create_table(
@@ -86,10 +88,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("usrn", name=op.f("pk_address_search_streets")),
     )
     op.create_table(
+        "address_search_term_streets",
+        sa.Column("term", sa.String(length=60), nullable=False),
+        sa.Column("usrn", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("address_count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("term", "usrn", name=op.f("pk_address_search_term_streets")),
+    )
+    op.create_table(
         "address_search_terms",
         sa.Column("term", sa.String(length=60), nullable=False),
+        sa.Column("usrn", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("lpi_key", sa.String(length=14), nullable=False),
-        sa.PrimaryKeyConstraint("term", "lpi_key", name=op.f("pk_address_search_terms")),
+        sa.PrimaryKeyConstraint("term", "usrn", "lpi_key", name=op.f("pk_address_search_terms")),
         sqlite_with_rowid=False,
     )
     with op.batch_alter_table("address_search_terms", schema=None) as batch_op:
@@ -204,10 +214,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_address_search_terms_lpi_key")
 
     op.drop_table("address_search_terms")
+    op.drop_table("address_search_term_streets")
     op.drop_table("address_search_streets")
     op.drop_table("address_search_state")
     with op.batch_alter_table("address_search_entries", schema=None) as batch_op:
-        batch_op.drop_index("ix_address_search_entries_usrn_pao")
+        batch_op.drop_index("ix_address_search_entries_usrn_numbers")
         batch_op.drop_index("ix_address_search_entries_sort_key")
         batch_op.drop_index("ix_address_search_entries_postcode")
 
