@@ -55,6 +55,7 @@ format: install  ## Fix formatting and the lint findings that can be fixed safel
 bench: install  ## Run the benchmarks and print their figures
 	$(BIN)/python bench/borough.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/addresses.py $(if $(TOWNHALL_BENCH_POSTGRES_URL),--postgres $(TOWNHALL_BENCH_POSTGRES_URL))
 
 docs: install  ## Regenerate the settings and CLI references from the code
 	$(BIN)/townhall docs generate

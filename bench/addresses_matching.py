@@ -435,10 +435,10 @@ def main() -> None:
         latency_lookups=arguments.latency_lookups,
         extra_noise=arguments.extra_noise,
     )
-    _print(report)
+    print_report(report)
 
 
-def _print(report: dict[str, Any]) -> None:
+def print_report(report: dict[str, Any]) -> None:
     print(
         f"{report['strings']} strings ({report['held_out']} held out, {report['collisions']} "
         f"collisions, extra noise {report['extra_noise']}) against "
