@@ -197,6 +197,9 @@ def measure_http(
     folder = Path(tempfile.mkdtemp(prefix="addresses-bench-"))
     environment = gateway.production_environment(folder, None)
     environment["TOWNHALL_DATABASE_URL"] = database_url
+    # Each run has a secret key of its own: a signing key a previous run stored (sealed with
+    # that run's secret) is retired, and a new one sealed with this run's.
+    gateway.run_townhall(["keys", "rotate", "--retire-now"], environment)
     printed = gateway.run_townhall(
         [
             "consumers", "create", f"addresses-benchmark-{int(time.time())}", "--scopes", SCOPE,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from townhall.demo.geography import grid_to_wgs84
@@ -40,13 +40,11 @@ from townhall.domains.addresses.schemas import (
     AddressFilters,
     AddressPublic,
     BoundingBox,
-    Classification,
     CodeMeaning,
     Coordinates,
     CrossReferencePublic,
     Near,
     PropertyPublic,
-    PropertySummary,
     StreetPublic,
 )
 from townhall.domains.addresses.search_models import SearchEntry
@@ -315,29 +313,15 @@ def _code(value: int | None, meanings: dict[int, str]) -> CodeMeaning | None:
     return None if value is None else CodeMeaning(code=value, meaning=meanings.get(value))
 
 
-def _classification(code: str) -> Classification:
-    return Classification(code=code, description=describe(code))
-
-
-def _coordinates(item: Property) -> Coordinates:
-    return Coordinates(
-        latitude=item.latitude,
-        longitude=item.longitude,
-        easting=item.easting,
-        northing=item.northing,
-    )
-
-
-def _address_of(row: Sequence[Any]) -> AddressPublic:
-    """The public shape of a row starting with ``_ADDRESS_COLUMNS``."""
+def _line_of(row: Sequence[Any]) -> str:
+    """The printed single-line address of a row starting with ``_ADDRESS_COLUMNS``."""
     (
-        lpi_key, uprn, usrn, sao_start, sao_start_suffix, sao_end, sao_end_suffix, sao_text,
-        pao_start, pao_start_suffix, pao_end, pao_end_suffix, pao_text, postcode, level,
-        logical_status, start_date, end_date, last_update_date, modified_at, parent_uprn,
-        organisation, classification_code, latitude, longitude, easting, northing, descriptor,
-        locality, town,
+        _key, _uprn, _usrn, sao_start, sao_start_suffix, sao_end, sao_end_suffix, sao_text,
+        pao_start, pao_start_suffix, pao_end, pao_end_suffix, pao_text, postcode, _level,
+        _status, _start, _end, _updated, _modified, _parent, organisation, classification_code,
+        _lat, _lon, _east, _north, descriptor, locality, town,
     ) = row[:_ADDRESS_WIDTH]  # fmt: skip
-    line = single_line(
+    return single_line(
         sao_start_number=sao_start,
         sao_start_suffix=sao_start_suffix,
         sao_end_number=sao_end,
@@ -355,6 +339,18 @@ def _address_of(row: Sequence[Any]) -> AddressPublic:
         organisation=organisation,
         classification_code=classification_code,
     )
+
+
+def _address_of(row: Sequence[Any]) -> AddressPublic:
+    """The public shape of a row starting with ``_ADDRESS_COLUMNS``."""
+    (
+        lpi_key, uprn, usrn, sao_start, sao_start_suffix, sao_end, sao_end_suffix, sao_text,
+        pao_start, pao_start_suffix, pao_end, pao_end_suffix, pao_text, postcode, level,
+        logical_status, start_date, end_date, last_update_date, modified_at, parent_uprn,
+        organisation, classification_code, latitude, longitude, easting, northing, descriptor,
+        locality, town,
+    ) = row[:_ADDRESS_WIDTH]  # fmt: skip
+    line = _line_of(row)
     usrn_text = str(usrn)
     # One validation of a plain nested dict (in pydantic-core) costs a fraction of building each
     # nested model in Python: it matters at 50 addresses a page.
@@ -413,30 +409,69 @@ def _address_of(row: Sequence[Any]) -> AddressPublic:
 # --- one property, one street ------------------------------------------------------------------
 
 
-def _addresses_of(session: Session, uprns: Sequence[int]) -> dict[int, list[AddressPublic]]:
-    """Every address of these properties, approved first."""
-    found: dict[int, list[AddressPublic]] = {uprn: [] for uprn in uprns}
-    if not uprns:
-        return found
-    statement = (
+_PROPERTY_COLUMNS: tuple[Any, ...] = (
+    _BLPU.uprn,
+    _BLPU.parent_uprn,
+    _BLPU.logical_status,
+    _BLPU.blpu_state,
+    _BLPU.classification_code,
+    _BLPU.latitude,
+    _BLPU.longitude,
+    _BLPU.easting,
+    _BLPU.northing,
+    _BLPU.postcode_locator,
+    _BLPU.organisation,
+    _BLPU.start_date,
+    _BLPU.end_date,
+    _BLPU.last_update_date,
+    _BLPU.modified_at,
+)
+
+
+@cache
+def _addresses_select() -> Select[Any]:
+    """Addresses of some properties (``uprns``, expanding), each property's approved first."""
+    return (
         select(*_ADDRESS_COLUMNS)
-        .join(Property, Property.uprn == AddressRecord.uprn)
-        .join(Street, Street.usrn == AddressRecord.usrn)
-        .where(AddressRecord.uprn.in_(list(uprns)))
-        .order_by(AddressRecord.uprn, AddressRecord.logical_status, AddressRecord.lpi_key)
+        .join(Property.__table__, _BLPU.uprn == _LPI.uprn)
+        .join(Street.__table__, _STREET.usrn == _LPI.usrn)
+        .where(_LPI.uprn.in_(bindparam("uprns", expanding=True)))
+        .order_by(_LPI.uprn, _LPI.logical_status, _LPI.lpi_key)
     )
-    for row in session.execute(statement):
-        found[row[1]].append(_address_of(row))
+
+
+def _address_rows(session: Session, uprns: Sequence[int]) -> dict[int, list[Any]]:
+    """The address rows of these properties, approved first."""
+    found: dict[int, list[Any]] = {uprn: [] for uprn in uprns}
+    if uprns:
+        for row in session.execute(_addresses_select(), {"uprns": list(uprns)}):
+            found[row[1]].append(row)
     return found
 
 
-def _summary(item: Property, addresses: Sequence[AddressPublic]) -> PropertySummary:
-    return PropertySummary(
-        uprn=str(item.uprn),
-        single_line=addresses[0].single_line if addresses else None,
-        classification=_classification(item.classification_code),
-        coordinates=_coordinates(item),
-    )
+def _addresses_of(session: Session, uprns: Sequence[int]) -> dict[int, list[AddressPublic]]:
+    """Every address of these properties, approved first."""
+    rows = _address_rows(session, uprns)
+    return {uprn: [_address_of(row) for row in found] for uprn, found in rows.items()}
+
+
+def _summary(row: Any, addresses: Sequence[Any]) -> dict[str, Any]:
+    """A related property in brief: only its first address is printed, never shaped whole."""
+    return {
+        "uprn": str(row.uprn),
+        "single_line": _line_of(addresses[0]) if addresses else None,
+        "classification": _classification_of(row.classification_code),
+        "coordinates": {
+            "latitude": row.latitude,
+            "longitude": row.longitude,
+            "easting": row.easting,
+            "northing": row.northing,
+        },
+    }
+
+
+def _classification_of(code: str) -> dict[str, Any]:
+    return {"code": code, "description": describe(code)}
 
 
 def _property(session: Session, uprn: int) -> Property:
@@ -446,39 +481,65 @@ def _property(session: Session, uprn: int) -> Property:
     return item
 
 
+@cache
+def _property_select() -> Select[Any]:
+    """A property (``uprn``), and the properties it is related to (its parent and children)."""
+    wanted, parent = bindparam("uprn", type_=BigInteger), bindparam("parent", type_=BigInteger)
+    return (
+        select(*_PROPERTY_COLUMNS)
+        .where(or_(_BLPU.uprn == wanted, _BLPU.uprn == parent, _BLPU.parent_uprn == wanted))
+        .order_by(_BLPU.uprn)
+    )
+
+
 def get_property(database: Database, uprn: int) -> PropertyPublic:
     """A property with all its addresses (approved first), its parent and its children."""
     with database.read() as session:
-        item = _property(session, uprn)
-        parent = session.get(Property, item.parent_uprn) if item.parent_uprn is not None else None
-        children = list(
-            session.scalars(
-                select(Property).where(Property.parent_uprn == uprn).order_by(Property.uprn)
+        item = session.execute(
+            select(*_PROPERTY_COLUMNS).where(_BLPU.uprn == bindparam("uprn")), {"uprn": uprn}
+        ).first()
+        if item is None:
+            raise NotFound(f"There is no property with UPRN {uprn}.")
+        related = [
+            row
+            for row in session.execute(
+                _property_select(), {"uprn": uprn, "parent": item.parent_uprn}
             )
-        )
-        wanted = [uprn, *(child.uprn for child in children)]
-        if parent is not None:
-            wanted.append(parent.uprn)
-        addresses = _addresses_of(session, wanted)
-        return PropertyPublic(
-            uprn=str(item.uprn),
-            parent_uprn=None if item.parent_uprn is None else str(item.parent_uprn),
-            logical_status=CodeMeaning(
-                code=item.logical_status, meaning=BLPU_LOGICAL_STATUSES.get(item.logical_status)
-            ),
-            state=_code(item.blpu_state, BLPU_STATES),
-            classification=_classification(item.classification_code),
-            coordinates=_coordinates(item),
-            postcode_locator=item.postcode_locator,
-            organisation=item.organisation,
-            start_date=item.start_date,
-            end_date=item.end_date,
-            last_update_date=item.last_update_date,
-            modified_at=utc(item.modified_at),
-            addresses=addresses[uprn],
-            parent=_summary(parent, addresses[parent.uprn]) if parent is not None else None,
-            children=[_summary(child, addresses[child.uprn]) for child in children],
-        )
+            if row.uprn != uprn
+        ]
+        rows = _address_rows(session, [uprn, *(row.uprn for row in related)])
+    parent = next((row for row in related if row.uprn == item.parent_uprn), None)
+    return PropertyPublic.model_validate(
+        {
+            "uprn": str(item.uprn),
+            "parent_uprn": None if item.parent_uprn is None else str(item.parent_uprn),
+            "logical_status": {
+                "code": item.logical_status,
+                "meaning": BLPU_LOGICAL_STATUSES.get(item.logical_status),
+            },
+            "state": None
+            if item.blpu_state is None
+            else {"code": item.blpu_state, "meaning": BLPU_STATES.get(item.blpu_state)},
+            "classification": _classification_of(item.classification_code),
+            "coordinates": {
+                "latitude": item.latitude,
+                "longitude": item.longitude,
+                "easting": item.easting,
+                "northing": item.northing,
+            },
+            "postcode_locator": item.postcode_locator,
+            "organisation": item.organisation,
+            "start_date": item.start_date,
+            "end_date": item.end_date,
+            "last_update_date": item.last_update_date,
+            "modified_at": utc(item.modified_at),
+            "addresses": [_address_of(row) for row in rows[uprn]],
+            "parent": None if parent is None else _summary(parent, rows[parent.uprn]),
+            "children": [
+                _summary(row, rows[row.uprn]) for row in related if row.parent_uprn == uprn
+            ],
+        }
+    )
 
 
 def get_properties(database: Database, uprns: Iterable[int]) -> list[AddressPublic]:
