@@ -10,7 +10,15 @@ PostgreSQL, so instead:
 - PostgreSQL gets ``COPY ... FROM STDIN`` (measured 3.6 times faster than Core).
 
 Values go through each column type's own bind processor first, so what is stored is exactly
-what a Core ``insert()`` would have stored (dates as ISO text and JSON as text on SQLite).
+what a Core ``insert()`` would have stored (dates as ISO text and JSON as text on SQLite). A
+load repeats a few thousand dates (and one ``modified_at``) a million times, so each date or
+time column remembers what its processor made of each value it has seen.
+
+On SQLite the batches go to the raw DBAPI cursor, not through the engine: the engine's
+``before_cursor_execute`` listener (``platform.db``'s NUL guard) walks every value of every row,
+which cost more than SQLite's own writing. So text holding U+0000 is NOT refused here: callers
+must refuse it first (the gazetteer readers reject such a row by its line and field). Errors are
+raised as SQLAlchemy's ``DBAPIError`` subclasses (``IntegrityError``...), as the engine would.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Date, DateTime, Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -40,12 +48,13 @@ def insert_rows(
     """
     connection = session.connection()
     dialect = connection.dialect
-    processors = [
-        (index, processor)
-        for index, name in enumerate(columns)
-        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-        is not None
-    ]
+    processors: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(columns):
+        column_type = table.c[name].type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            remembers = isinstance(column_type, Date | DateTime)
+            processors.append((index, _remembering(processor) if remembers else processor))
     if dialect.name == "postgresql":
         driver = connection.connection.driver_connection
         column_list = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
@@ -77,12 +86,36 @@ def insert_rows(
         f"({column_list}) VALUES ({placeholders})"
     )
     written = 0
-    for batch in _batches(rows, processors):
-        connection.exec_driver_sql(statement, batch)
-        written += len(batch)
-        if on_batch is not None:
-            on_batch(len(batch))
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for batch in _batches(rows, processors):
+            cursor.executemany(statement, batch)
+            written += len(batch)
+            if on_batch is not None:
+                on_batch(len(batch))
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from exc
+    finally:
+        cursor.close()
     return written
+
+
+def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The processor, remembering its result for each of the first 100,000 values it sees."""
+    seen: dict[Any, Any] = {}
+
+    def process(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            result = processor(value)
+            if len(seen) < 100_000:
+                seen[value] = result
+            return result
+
+    return process
 
 
 def _batches(
@@ -91,14 +124,9 @@ def _batches(
     iterator = iter(rows)
     while batch := list(islice(iterator, BATCH_SIZE)):
         if processors:
-            batch = [_processed(row, processors) for row in batch]
+            # Column by column: one map over each processed column, then back into rows.
+            columns = list(zip(*batch, strict=True))
+            for index, processor in processors:
+                columns[index] = tuple(map(processor, columns[index]))
+            batch = list(zip(*columns, strict=True))
         yield batch
-
-
-def _processed(
-    row: tuple[Any, ...], processors: Sequence[tuple[int, Callable[[Any], Any]]]
-) -> tuple[Any, ...]:
-    values = list(row)
-    for index, processor in processors:
-        values[index] = processor(values[index])
-    return tuple(values)

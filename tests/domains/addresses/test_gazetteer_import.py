@@ -299,6 +299,32 @@ def test_bad_rows_are_reported_by_line_and_field_and_the_good_ones_load(
     assert [row[0] for row in rows["address_lpis"]] == ["5360L000000001"]
 
 
+def test_a_row_holding_the_nul_character_is_rejected_and_the_others_load(
+    borough: Database, empty_gazetteer: Database, tmp_path: Path
+) -> None:
+    # The bulk loader writes past the engine's NUL guard, so the reader must refuse it.
+    path = tmp_path / "borough.dtf"
+    export_gazetteer(borough, path)
+    lines = lines_of(path)
+    number = next(index for index, line in enumerate(lines) if line.startswith("24,"))
+    fields = lines[number].split(",")
+    fields[20] = "Rose\x00House"  # PAO_TEXT
+    lines[number] = ",".join(fields)
+    write_lines(path, lines)
+
+    report = import_gazetteer(empty_gazetteer, path)
+
+    assert [(r.line, r.record_type, r.field) for r in report.rejected] == [
+        (number + 1, "LPI", "PAO_TEXT")
+    ]
+    assert report.counts["address"].created == 413
+    with empty_gazetteer.read() as session:
+        texts = session.scalars(
+            select(AddressRecord.pao_text).where(AddressRecord.pao_text.is_not(None))
+        )
+        assert not any("\x00" in text for text in texts)
+
+
 def test_a_truncated_file_loads_what_it_holds_and_deletes_nothing(
     borough: Database, tmp_path: Path
 ) -> None:

@@ -226,6 +226,12 @@ MAX_NORTHING = 1_300_000.0
 MAX_UPRN = 999_999_999_999  # twelve digits
 MAX_USRN = 99_999_999  # eight digits
 _SMALLINT = 32_767
+# Lookups that convert and validate the commonest values in one step; anything they do not hold
+# goes through the field converters below, which give the reason a value is refused.
+_SMALL_INTS = {str(number): number for number in range(_SMALLINT + 1)}
+_LPI_STATUSES = {str(number): number for number in LPI_LOGICAL_STATUSES}
+_BLPU_STATUSES = {str(number): number for number in BLPU_LOGICAL_STATUSES}
+_ACCEPTED = frozenset({"I", "U"})
 
 
 # --- what reading yields ----------------------------------------------------------------------
@@ -326,10 +332,19 @@ class Converters:
     """
 
     def __init__(self) -> None:
-        self._dates: dict[str, date] = {}
+        self.dates: dict[str, date] = {}
+        self.postcodes: dict[str, str] = {}  # as written: as kept
+
+    def postcode_of(self, value: str, name: str = "POSTCODE") -> str:
+        cleaned = self.postcodes.get(value)
+        if cleaned is None:
+            cleaned = postcode(value, name)
+            if len(self.postcodes) < 1_000_000:
+                self.postcodes[value] = cleaned
+        return cleaned
 
     def date_of(self, value: str, name: str) -> date:
-        parsed = self._dates.get(value)
+        parsed = self.dates.get(value)
         if parsed is not None:
             return parsed
         if len(value) != 10 or value[4] != "-" or value[7] != "-":
@@ -338,8 +353,8 @@ class Converters:
             parsed = date.fromisoformat(value)
         except ValueError:
             raise BadField(name, f"{value!r} is not a date (YYYY-MM-DD)") from None
-        if len(self._dates) < 100_000:
-            self._dates[value] = parsed
+        if len(self.dates) < 100_000:
+            self.dates[value] = parsed
         return parsed
 
     def optional_date_of(self, value: str, name: str) -> date | None:
@@ -635,6 +650,53 @@ class DtfReader:
         return Row("descriptor", line, ct, key, record)
 
     def _blpu(self, fields: list[str], line: int) -> Row:
+        """A BLPU: checked with lookups and length tests, or field by field when one fails."""
+        (_, ct, _, uprn_text, status_text, state_text, _, classification, parent_text,
+         x_text, y_text, rpc_text, _, start_text, end_text, last_text, _, organisation,
+         *_) = fields  # fmt: skip
+        dates = self._convert.dates
+        status = _BLPU_STATUSES.get(status_text)
+        state = _SMALL_INTS.get(state_text) if state_text else None
+        rpc = _SMALL_INTS.get(rpc_text)
+        start = dates.get(start_text)
+        last = dates.get(last_text)
+        end = dates.get(end_text) if end_text else None
+        if (
+            ct not in _ACCEPTED
+            or status is None
+            or rpc is None
+            or start is None
+            or last is None
+            or (state is None and state_text)
+            or (end is None and end_text)
+            or not uprn_text.isdigit()
+            or not uprn_text.isascii()
+            or len(uprn_text) > 12
+            or (parent_text and not (parent_text.isdigit() and parent_text.isascii()))
+            or len(parent_text) > 12
+            or not 0 < len(classification) <= 6
+            or len(organisation) > 100
+            or "\x00" in classification + organisation
+        ):
+            return self._blpu_checked(fields, line)
+        key = int(uprn_text)
+        parent = int(parent_text) if parent_text else None
+        try:
+            easting, northing = float(x_text), float(y_text)
+        except ValueError:
+            return self._blpu_checked(fields, line)
+        if (
+            not key
+            or parent in (0, key)
+            or not 0 <= easting <= MAX_EASTING
+            or not 0 <= northing <= MAX_NORTHING
+        ):
+            return self._blpu_checked(fields, line)
+        record = BlpuRecord(key, parent, status, state, classification, easting, northing, rpc,
+                            organisation or None, start, end, last)  # fmt: skip
+        return Row("property", line, ct, key, record)
+
+    def _blpu_checked(self, fields: list[str], line: int) -> Row:
         ct = change_type(fields[1])
         key = uprn(fields[3])
         if ct == "D":
@@ -677,6 +739,78 @@ class DtfReader:
         return Row("xref", line, ct, key, record)
 
     def _lpi(self, fields: list[str], line: int) -> Row:
+        """An LPI: checked with lookups and length tests, or field by field when one fails."""
+        (_, ct, _, uprn_text, key, language, status_text, start_text, end_text, _, last_text,
+         sao_start_text, sao_start_suffix, sao_end_text, sao_end_suffix, sao_text,
+         pao_start_text, pao_start_suffix, pao_end_text, pao_end_suffix, pao_text,
+         usrn_text, level, _, postcode_text, _, official_flag, *_) = fields  # fmt: skip
+        dates = self._convert.dates
+        small = _SMALL_INTS
+        status = _LPI_STATUSES.get(status_text)
+        start = dates.get(start_text)
+        last = dates.get(last_text)
+        end = dates.get(end_text) if end_text else None
+        sao_start = small.get(sao_start_text) if sao_start_text else None
+        sao_end = small.get(sao_end_text) if sao_end_text else None
+        pao_start = small.get(pao_start_text) if pao_start_text else None
+        pao_end = small.get(pao_end_text) if pao_end_text else None
+        postcode_value = self._convert.postcodes.get(postcode_text)
+        if (
+            ct not in _ACCEPTED
+            or status is None
+            or start is None
+            or last is None
+            or postcode_value is None
+            or (end is None and end_text)
+            or (sao_start is None and sao_start_text)
+            or (sao_end is None and sao_end_text)
+            or (pao_start is None and pao_start_text)
+            or (pao_end is None and pao_end_text)
+            or not uprn_text.isdigit()
+            or not uprn_text.isascii()
+            or len(uprn_text) > 12
+            or not usrn_text.isdigit()
+            or not usrn_text.isascii()
+            or len(usrn_text) > 8
+            or not 0 < len(key) <= 14
+            or len(language) > 3
+            or len(sao_start_suffix) > 2
+            or len(sao_end_suffix) > 2
+            or len(pao_start_suffix) > 2
+            or len(pao_end_suffix) > 2
+            or len(sao_text) > 90
+            or len(pao_text) > 90
+            or len(level) > 30
+            or len(official_flag) > 1
+        ):
+            return self._lpi_checked(fields, line)
+        uprn_value, usrn_value = int(uprn_text), int(usrn_text)
+        if (
+            not uprn_value
+            or not usrn_value
+            or "\x00"
+            in key
+            + language
+            + sao_start_suffix
+            + sao_end_suffix
+            + sao_text
+            + pao_start_suffix
+            + pao_end_suffix
+            + pao_text
+            + level
+            + official_flag
+        ):
+            return self._lpi_checked(fields, line)
+        record = NewAddress(
+            key, uprn_value, usrn_value, status, language or "ENG", sao_start,
+            sao_start_suffix or None, sao_end, sao_end_suffix or None, sao_text or None,
+            pao_start, pao_start_suffix or None, pao_end, pao_end_suffix or None,
+            pao_text or None, level or None, postcode_value, official_flag or None, start, end,
+            last,
+        )  # fmt: skip
+        return Row("address", line, ct, key, record)
+
+    def _lpi_checked(self, fields: list[str], line: int) -> Row:
         ct = change_type(fields[1])
         key = text(fields[4], "LPI_KEY", 14)
         if ct == "D":
@@ -699,7 +833,7 @@ class DtfReader:
             optional_text(fields[19], "PAO_END_SUFFIX", 2),
             optional_text(fields[20], "PAO_TEXT", 90),
             optional_text(fields[22], "LEVEL", 30),
-            postcode(fields[24]),
+            convert.postcode_of(fields[24]),
             optional_text(fields[26], "OFFICIAL_FLAG", 1),
             convert.date_of(fields[7], "START_DATE"),
             convert.optional_date_of(fields[8], "END_DATE"),
