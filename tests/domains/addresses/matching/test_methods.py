@@ -132,6 +132,11 @@ def test_better_takes_uk_address_matcher_only_when_it_agrees_on_an_unsure_one() 
     assert weak.verdict == "no match"
     assert not worth_asking(weak)
     assert better(weak, _outcome("splink", 1)) is weak
+    # Unsure, but too weak for an agreement to make it a match.
+    doubtful = _outcome("fast", None, 1, score=0.45)
+    assert doubtful.verdict == "unsure"
+    assert not worth_asking(doubtful)
+    assert better(doubtful, _outcome("splink", 1)) is doubtful
     sure = _outcome("fast", 1, score=0.95)
     assert not worth_asking(sure)
     assert better(sure, _outcome("splink", 2)) is sure
