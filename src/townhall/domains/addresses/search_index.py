@@ -14,13 +14,16 @@ How a query is read ("12 mare stret e8"):
   know is corrected to the known words within edit distance 1 (4 to 7 letters) or 2 (longer),
   a swap of two neighbouring letters counting as one edit (optimal string alignment);
   numbers are never corrected. The last word is also a prefix, since people type as
-  they search.
+  they search; when nothing starts with it, it is corrected against the starts of known
+  words ("chaucer avv" is Chaucer Avenue).
 
-Street words are looked up in memory (a few thousand streets), per process, and reloaded when
-the index's version changes. The word matching the fewest addresses drives the search: when it
-matches few, its candidates are fetched and checked here, and the query becomes a list of LPI
-keys; when every word is common, the whole query becomes one SQL condition, and the matches are
-dense enough that reading them in order finds a page at once.
+Street words, and how many addresses of each street have each address word, are held in
+memory per process and reloaded when the index's version changes. A query is planned street
+by street: a street whose name meets every word is a candidate whole (its house numbers are
+checked in the street-and-numbers index), elsewhere only the addresses with the rarest
+missing word are read. When that plan is small, the candidates are fetched and checked here
+and the query becomes a list of LPI keys; when it is not, the matches are dense, and the whole
+query becomes one SQL condition whose first page is found at once by reading in order.
 """
 
 from __future__ import annotations
@@ -920,7 +923,7 @@ def match_text(session: Session, q: str) -> TextMatch:
             return TextMatch(lpi_keys=keys, condition=None, corrected=corrected)
     if not matches and not fixed:
         return TextMatch(lpi_keys=None, condition=true(), corrected=corrected)
-    condition = and_(true(), *fixed, *(_word_condition(match) for match in matches))
+    condition = and_(true(), *fixed, *(_word_condition(match, in_order=True) for match in matches))
     return TextMatch(lpi_keys=None, condition=condition, corrected=corrected)
 
 
@@ -1021,23 +1024,42 @@ def postcode_condition(prefixes: Sequence[PostcodePrefix]) -> ColumnElement[bool
                 )
             )
         else:
-            options.append(SearchEntry.postcode_outward == prefix.outward)
+            # A whole outward code holds thousands of addresses: read in the sort key's order
+            # (its first page is within a few hundred rows), not gathered from the postcode
+            # index and sorted.
+            options.append(SearchEntry.postcode_outward + "" == prefix.outward)
     return or_(false(), *options)
 
 
-def _word_condition(match: _WordMatch) -> ColumnElement[bool]:
+def _word_condition(match: _WordMatch, *, in_order: bool) -> ColumnElement[bool]:
+    """A word as a SQL condition on an entry, checked row by row.
+
+    ``in_order`` keeps the database reading in the sort key's order: the street list is then
+    no index to start from (a query this common finds its first page within a few thousand
+    rows, where starting from a street list would sort hundreds of thousands). An address's
+    own terms are looked up in the terms' key, one seek per row, never gathered whole.
+    """
     if match.single_letter:
         padded = " " + SearchEntry.words + " "
         return padded.like(f"% {match.word} %")
     options: list[ColumnElement[bool]] = []
     if match.usrns:
-        options.append(SearchEntry.usrn.in_(sorted(match.usrns)))
+        usrn = SearchEntry.usrn + 0 if in_order else SearchEntry.usrn
+        options.append(usrn.in_(sorted(match.usrns)))
     if match.terms:
-        options.append(
-            SearchEntry.lpi_key.in_(
-                select(SearchTerm.lpi_key).where(SearchTerm.term.in_(sorted(match.terms)))
+        # A scalar subquery with a LIMIT, not EXISTS: PostgreSQL would turn EXISTS into a join
+        # that gathers every address with the term (FLAT: most of them) before the first row.
+        posting = (
+            select(literal(1))
+            .where(
+                SearchTerm.term.in_(sorted(match.terms)),
+                SearchTerm.usrn == SearchEntry.usrn,
+                SearchTerm.lpi_key == SearchEntry.lpi_key,
             )
+            .limit(1)
+            .scalar_subquery()
         )
+        options.append(posting.is_not(None))
     return or_(false(), *options)
 
 
