@@ -15,6 +15,8 @@ in the same run on the same database:
   as people type them: a house number, the street with a typo in one word, the last word cut
   short, sometimes a flat (p50 and p95; target p95 <= 25 ms), against a raw primary-key SELECT
   of the same address; the share of queries whose address is on the first page is printed too;
+* **broad queries**: queries matching tens of thousands of addresses ("flat 1", "road", "e8",
+  "12 road"), as the first keystrokes of a search (p50, p95 and the slowest);
 * **UPRN look-up over HTTP**: ``GET /api/v1/properties/{uprn}`` for random UPRNs with a real
   token, served by ``townhall serve --workers 2`` on loopback and loaded by ``wrk`` (another
   process), against ``GET /health/live`` of the same server.
@@ -191,6 +193,32 @@ def measure_free_text(
     }
 
 
+def broad_queries(addresses: Sequence[dict[str, Any]]) -> list[str]:
+    """Queries that match tens of thousands of addresses, as the first keystrokes of a search."""
+    street_types = sorted({a["descriptor"].split()[-1].lower() for a in addresses})[:4]
+    outward = sorted({a["postcode"].split()[0].lower() for a in addresses})[:2]
+    found = ["flat 1", "flat 2 house", "house", *street_types, *outward]
+    found += [f"12 {kind}" for kind in street_types[:2]] + [f"3 {code}" for code in outward[:1]]
+    return found
+
+
+def measure_broad(database: Database, addresses: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    page = PageRequest(limit=50)
+    asked = broad_queries(addresses)
+    calls = [
+        (lambda q=q: queries.find_addresses(database, AddressFilters(q=q), page)) for q in asked
+    ]
+    timed(calls)  # warm the caches
+    spent = timed(calls * 5)
+    slowest = max(range(len(spent)), key=spent.__getitem__)
+    return {
+        "find_addresses": figures(spent),
+        "max_ms": round(spent[slowest], 3),
+        "slowest": asked[slowest % len(asked)],
+        "queries": asked,
+    }
+
+
 def measure_http(
     database_url: str, uprns: Sequence[int], seconds: int, connections: int, workers: int
 ) -> dict[str, Any]:
@@ -282,6 +310,7 @@ def run(
     addresses = sample_addresses(database, queries_count, rng)
     report["postcode"] = measure_postcodes(database, addresses, rng)
     report["free_text"] = measure_free_text(database, addresses, rng)
+    report["broad"] = measure_broad(database, addresses)
     database.dispose()
     if http_seconds > 0:
         uprns = [a["uprn"] for a in addresses[:1000]]
@@ -313,6 +342,13 @@ def print_report(report: dict[str, Any]) -> None:
     )
     if free["missed_examples"]:
         print(f"    missed, e.g.: {free['missed_examples']}")
+    broad = report["broad"]
+    print(
+        f"  broad queries         p50 {broad['find_addresses']['p50_ms']:.2f} ms  "
+        f"p95 {broad['find_addresses']['p95_ms']:.2f} ms  max {broad['max_ms']:.2f} ms "
+        f"({broad['slowest']!r}) over {len(broad['queries'])} queries such as "
+        f"{broad['queries'][:4]}"
+    )
     if "http" in report:
         http = report["http"]
         ours, base = http["uprn_lookup"], http["health_live_baseline"]
