@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from townhall.demo import BoroughSize, build_borough
 from townhall.domains.addresses.gazetteer_import import (
@@ -107,6 +108,31 @@ def test_a_borough_exported_and_imported_into_an_empty_database_is_the_same(
     assert {change.action for change in recorded} == {"created"}
     assert {change.import_id for change in recorded} == {report.import_id}
     assert all(change.published_at is None for change in recorded)
+
+
+def test_after_a_first_import_the_database_still_refuses_a_reference_to_nothing(
+    borough: Database, empty_gazetteer: Database, tmp_path: Path
+) -> None:
+    # A first import drops indexes (and on PostgreSQL foreign keys) and builds them again.
+    path = tmp_path / "borough.dtf"
+    export_gazetteer(borough, path)
+    import_gazetteer(empty_gazetteer, path)
+
+    with empty_gazetteer.read() as session:
+        address = session.scalars(select(AddressRecord).limit(1)).one()
+        values = {column.name: getattr(address, column.name) for column in address.__table__.c}
+        uprn = address.uprn
+    for column, value in (("uprn", 999_999_999_999), ("usrn", 99_999_999)):
+        with pytest.raises(IntegrityError), empty_gazetteer.write() as session:
+            session.execute(
+                insert(AddressRecord).values({**values, "lpi_key": "5360L999999999", column: value})
+            )
+    with pytest.raises(IntegrityError), empty_gazetteer.write() as session:
+        session.execute(
+            update(Property).where(Property.uprn == uprn).values(parent_uprn=999_999_999_999)
+        )
+    with pytest.raises(IntegrityError), empty_gazetteer.write() as session:
+        session.execute(insert(AddressRecord).values(values))  # the same key again
 
 
 def test_importing_the_same_file_again_changes_nothing(borough: Database, tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from townhall.demo.geography import grid_to_wgs84
 from townhall.domains.addresses import search_index
@@ -432,14 +433,38 @@ class _Applier:
             yield
             return
         connection = self.session.connection()
-        indexes = [index for model in models for index in model.__table__.indexes]  # type: ignore[attr-defined]
+        tables: list[Table] = [model.__table__ for model in models]  # type: ignore[misc]
+        indexes = [index for table in tables for index in table.indexes]
+        # PostgreSQL checks a foreign key with one query per row written; added again after
+        # the load, each is checked in one pass over its table. (SQLite cannot drop them.)
+        foreign_keys = (
+            [key for table in tables for key in table.foreign_key_constraints]
+            if connection.dialect.name == "postgresql"
+            else []
+        )
+        for key in foreign_keys:
+            connection.execute(DropConstraint(key))
         for index in indexes:
             index.drop(connection)
         yield
-        self.progress.phase("Building indexes", len(indexes))
-        for index in indexes:
-            index.create(connection)
+        self.progress.phase("Building indexes", len(indexes) + len(foreign_keys))
+        for key in foreign_keys:
+            connection.execute(AddConstraint(key))
             self.progress.advance(1)
+        # Sorting a million keys is most of building an index: SQLite may sort on a second
+        # thread, and PostgreSQL sorts in memory rather than on disk with more than its 64 MB.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA threads = 2")
+        else:
+            connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        try:
+            for index in indexes:
+                index.create(connection)
+                self.progress.advance(1)
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA threads = 0")
 
     # -- streets --------------------------------------------------------------------------
 
