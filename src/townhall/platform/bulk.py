@@ -48,13 +48,13 @@ def insert_rows(
     """
     connection = session.connection()
     dialect = connection.dialect
-    processors: list[tuple[int, Callable[[Any], Any]]] = []
+    processors: list[tuple[int, _ColumnProcessor]] = []
     for index, name in enumerate(columns):
         column_type = table.c[name].type
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             remembers = isinstance(column_type, Date | DateTime)
-            processors.append((index, _remembering(processor) if remembers else processor))
+            processors.append((index, _column_processor(processor, remembers=remembers)))
     if dialect.name == "postgresql":
         driver = connection.connection.driver_connection
         column_list = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
@@ -102,24 +102,30 @@ def insert_rows(
     return written
 
 
-def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """The processor, remembering its result for each of the first 100,000 values it sees."""
+_ColumnProcessor = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+
+
+def _column_processor(processor: Callable[[Any], Any], *, remembers: bool) -> _ColumnProcessor:
+    """A processor of whole columns; one that remembers maps each value it has seen in C."""
+    if not remembers:
+        return lambda column: tuple(map(processor, column))
     seen: dict[Any, Any] = {}
 
-    def process(value: Any) -> Any:
+    def process(column: tuple[Any, ...]) -> tuple[Any, ...]:
         try:
-            return seen[value]
+            return tuple(map(seen.__getitem__, column))
         except KeyError:
-            result = processor(value)
-            if len(seen) < 100_000:
-                seen[value] = result
-            return result
+            if len(seen) > 100_000:  # not a column of a few thousand dates after all
+                return tuple(map(processor, column))
+            for value in set(column).difference(seen):
+                seen[value] = processor(value)
+            return tuple(map(seen.__getitem__, column))
 
     return process
 
 
 def _batches(
-    rows: Iterable[tuple[Any, ...]], processors: Sequence[tuple[int, Callable[[Any], Any]]]
+    rows: Iterable[tuple[Any, ...]], processors: Sequence[tuple[int, _ColumnProcessor]]
 ) -> Iterator[list[tuple[Any, ...]]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, BATCH_SIZE)):
@@ -127,6 +133,6 @@ def _batches(
             # Column by column: one map over each processed column, then back into rows.
             columns = list(zip(*batch, strict=True))
             for index, processor in processors:
-                columns[index] = tuple(map(processor, columns[index]))
+                columns[index] = processor(columns[index])
             batch = list(zip(*columns, strict=True))
         yield batch

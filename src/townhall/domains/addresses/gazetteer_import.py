@@ -59,7 +59,6 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 from townhall.demo.geography import grid_to_wgs84
 from townhall.domains.addresses import search_index
 from townhall.domains.addresses.dtf import (
-    BlpuRecord,
     DescriptorRecord,
     DtfReader,
     DtfWriter,
@@ -205,6 +204,8 @@ def detect_format(path: Path) -> Format:
 
 # --- reading into a supply --------------------------------------------------------------------
 
+
+_made = tuple.__new__  # a named tuple without its class's Python-level __new__
 
 # A good row, kept as the reader made it (a million rows: no second tuple each).
 _Entry = Row
@@ -604,8 +605,17 @@ class _Applier:
             return verdict
 
         for uprn, entry in incoming.items():
-            if entry.change_type != "D" and uprn not in accepted:
+            record = entry.record
+            if record is None or uprn in accepted:
+                continue
+            parent = record.parent_uprn
+            # Most properties have no parent, or one already settled: no chain to follow.
+            if parent is None or accepted.get(parent):
+                accepted[uprn] = True
+            else:
                 settle(uprn)
+        if all(accepted.values()):
+            return incoming
         return {
             uprn: entry
             for uprn, entry in incoming.items()
@@ -621,6 +631,15 @@ class _Applier:
     ) -> dict[str, _Entry]:
         """The file's addresses (or cross-references) whose property and street exist."""
         record_name = "LPI" if kind == "address" else "cross-reference"
+        if all(
+            entry.record is None
+            or (
+                entry.record.uprn in property_keys
+                and (street_keys is None or entry.record.usrn in street_keys)
+            )
+            for entry in incoming.values()
+        ):
+            return incoming  # nothing refused: the usual case, checked without a copy
         kept: dict[str, _Entry] = {}
         for key, entry in incoming.items():
             record = entry.record
@@ -669,18 +688,18 @@ class _Applier:
             for (uprn, entry), latitude, longitude in zip(
                 live, latitudes.tolist(), longitudes.tolist(), strict=True
             ):
-                blpu: BlpuRecord = entry.record
+                (_, parent, status, state, classification, easting, northing, rpc,
+                 organisation, start, end, last) = entry.record  # a BlpuRecord  # fmt: skip
                 found = best.get(uprn)
-                # Positional, in the order of NewProperty's fields (keywords cost more than
-                # the rest at a million properties). The postcode is empty until compared: a
-                # property whose addresses are not in this file keeps its own.
-                record = NewProperty(
-                    uprn, blpu.parent_uprn, blpu.logical_status, blpu.blpu_state,
-                    blpu.classification_code, blpu.easting, blpu.northing, latitude, longitude,
-                    blpu.representative_point_code, found[1] if found else "", blpu.organisation,
-                    blpu.start_date, blpu.end_date, blpu.last_update_date,
-                )  # fmt: skip
-                properties[uprn] = Row("property", entry.line, entry.change_type, uprn, record)
+                # In the order of NewProperty's fields, made as in ``dtf`` (a million of them).
+                # The postcode is empty until compared: a property whose addresses are not in
+                # this file keeps its own.
+                record = _made(NewProperty, (
+                    uprn, parent, status, state, classification, easting, northing, latitude,
+                    longitude, rpc, found[1] if found else "", organisation, start, end, last,
+                ))  # fmt: skip
+                properties[uprn] = _made(Row, ("property", entry.line, entry.change_type, uprn,
+                                               record))  # fmt: skip
         return properties
 
     # -- comparing ------------------------------------------------------------------------
@@ -705,10 +724,11 @@ class _Applier:
             self.progress.phase(f"Comparing {kind.replace('_', ' ')} records", len(incoming))
             columns = [table.c[name] for name in shape._fields]
             result = self.session.execute(select(*columns), execution_options={"yield_per": 20_000})
-            make = shape._make
             compared = 0
-            for row in result:
-                old = make(row)
+            # A partition at a time: iterating the result row by row costs a call per row.
+            for old in (
+                _made(shape, row) for partition in result.partitions() for row in partition
+            ):
                 entry = incoming.pop(old[0], None)
                 if entry is None:
                     if self.full and carried:
