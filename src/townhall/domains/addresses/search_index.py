@@ -172,7 +172,7 @@ def _rebuild_everything(session: Session, build: _Build) -> int:
         connection.execute(AddConstraint(key))
     for index in indexes:
         index.create(connection)
-    _count_terms(session, None)
+    _count_terms(session)
     _write_streets(session, None)
     if postgres:
         session.execute(text("RESET work_mem"))
@@ -192,11 +192,15 @@ def _rebuild_some(session: Session, build: _Build, lpi_keys: set[str], usrns: se
                 session.scalars(select(SearchEntry.lpi_key).where(SearchEntry.usrn.in_(chunk)))
             )
     keys = sorted(lpi_keys)
-    affected_terms: set[str] = set()
+    # The (term, street) pairs whose counts change: those of the old entries and of the new.
+    affected_pairs: set[tuple[str, int]] = set()
     affected_streets: set[int] = set(usrns)
+    # Deduplicated here: DISTINCT would have SQLite walk the whole key in order.
+    pairs = select(SearchTerm.term, SearchTerm.usrn)
     for chunk in _chunks(keys):
-        affected_terms.update(
-            session.scalars(select(SearchTerm.term).where(SearchTerm.lpi_key.in_(chunk)))
+        affected_pairs.update(
+            (term, usrn)
+            for term, usrn in session.execute(pairs.where(SearchTerm.lpi_key.in_(chunk)))
         )
         affected_streets.update(
             session.scalars(select(SearchEntry.usrn).where(SearchEntry.lpi_key.in_(chunk)))
@@ -211,36 +215,70 @@ def _rebuild_some(session: Session, build: _Build, lpi_keys: set[str], usrns: se
         affected_streets.update(
             session.scalars(select(SearchEntry.usrn).where(SearchEntry.lpi_key.in_(chunk)))
         )
-        affected_terms.update(
-            session.scalars(select(SearchTerm.term).where(SearchTerm.lpi_key.in_(chunk)))
+        affected_pairs.update(
+            (term, usrn)
+            for term, usrn in session.execute(pairs.where(SearchTerm.lpi_key.in_(chunk)))
         )
-    for chunk in _chunks(sorted(affected_terms)):
-        _count_terms(session, chunk)
+    _recount_pairs(session, affected_pairs)
     _write_streets(session, affected_streets)
     return written
 
 
-def _count_terms(session: Session, terms: Sequence[str] | None) -> None:
-    """Count these terms' addresses (every term's when None), in all and per street."""
-    for model in (SearchVocabulary, SearchTermStreet):
-        if terms is not None:
-            session.execute(delete(model).where(model.term.in_(terms)))
+def _count_terms(session: Session) -> None:
+    """Count every term's addresses, per street and in all."""
     per_street = select(SearchTerm.term, SearchTerm.usrn, func.count()).group_by(
         SearchTerm.term, SearchTerm.usrn
     )
-    in_all = select(SearchTerm.term, func.count()).group_by(SearchTerm.term)
-    if terms is not None:
-        per_street = per_street.where(SearchTerm.term.in_(terms))
-        in_all = in_all.where(SearchTerm.term.in_(terms))
     session.execute(
         insert(SearchTermStreet).from_select(["term", "usrn", "address_count"], per_street)
     )
-    session.execute(insert(SearchVocabulary).from_select(["term", "address_count"], in_all))
+    _sum_terms(session, None)
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+def _recount_pairs(session: Session, pairs: set[tuple[str, int]]) -> None:
+    """Count again the addresses of these (term, street) pairs, then their terms' totals.
+
+    Only the changed streets are counted, from the terms' key: a common word (FLAT) has
+    hundreds of thousands of addresses, but one street's are one short range.
+    """
+    # Every pair of the changed terms and streets is counted again (a few more than changed):
+    # ``term IN (...) AND usrn IN (...)`` seeks the terms' key, where a list of pairs would be
+    # matched against every row on SQLite.
+    terms = sorted({term for term, _ in pairs})
+    streets = sorted({usrn for _, usrn in pairs})
+    for term_chunk in _chunks(terms, 500):
+        for street_chunk in _chunks(streets, 500):
+            session.execute(
+                delete(SearchTermStreet).where(
+                    SearchTermStreet.term.in_(term_chunk), SearchTermStreet.usrn.in_(street_chunk)
+                )
+            )
+            counted = (
+                select(SearchTerm.term, SearchTerm.usrn, func.count())
+                .where(SearchTerm.term.in_(term_chunk), SearchTerm.usrn.in_(street_chunk))
+                .group_by(SearchTerm.term, SearchTerm.usrn)
+            )
+            session.execute(
+                insert(SearchTermStreet).from_select(["term", "usrn", "address_count"], counted)
+            )
+    for chunk in _chunks(terms):
+        session.execute(delete(SearchVocabulary).where(SearchVocabulary.term.in_(chunk)))
+        _sum_terms(session, chunk)
+
+
+def _sum_terms(session: Session, terms: Sequence[str] | None) -> None:
+    """Each term's address count, summed over its streets (these terms, or all when None)."""
+    totals = select(SearchTermStreet.term, func.sum(SearchTermStreet.address_count)).group_by(
+        SearchTermStreet.term
+    )
+    if terms is not None:
+        totals = totals.where(SearchTermStreet.term.in_(terms))
+    session.execute(insert(SearchVocabulary).from_select(["term", "address_count"], totals))
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     iterator = iter(values)
-    while chunk := list(islice(iterator, _CHUNK)):
+    while chunk := list(islice(iterator, size)):
         yield chunk
 
 
