@@ -227,7 +227,7 @@ def _text_conditions(session: Session, filters: AddressFilters) -> list[ColumnEl
         prefixes = postcode_filter(filters.postcode)
         if prefixes is None:
             raise _invalid("postcode", "Give a postcode or the start of one (E8 1AA, E8 1, E8).")
-        conditions.append(search_index.postcode_condition(prefixes))
+        conditions.append(search_index.postcode_condition(session, prefixes))
     if filters.street is not None:
         names = {filters.street.strip().upper(), " ".join(normalise_words(filters.street))}
         usrns = list(

@@ -950,7 +950,7 @@ def match_text(session: Session, q: str) -> TextMatch:
                 word, frozenset(usrns), frozenset(address_terms), vocab.street_counts(address_terms)
             )
         )
-    fixed = _fixed_conditions(parsed)
+    fixed = _fixed_conditions(session, parsed)
     words = [match for match in matches if not match.single_letter]
     if words:
         # A number narrows a whole street in the street-and-numbers index alone.
@@ -1029,7 +1029,7 @@ def _number_condition(number: HouseNumber, *, flat: bool | None) -> ColumnElemen
     return flat_number if flat else building
 
 
-def _fixed_conditions(parsed: ParsedQuery) -> list[ColumnElement[bool]]:
+def _fixed_conditions(session: Session, parsed: ParsedQuery) -> list[ColumnElement[bool]]:
     """SQL conditions for the query's numbers and postcode."""
     conditions: list[ColumnElement[bool]] = []
     if len(parsed.numbers) == 1:
@@ -1038,11 +1038,11 @@ def _fixed_conditions(parsed: ParsedQuery) -> list[ColumnElement[bool]]:
         conditions.append(_number_condition(parsed.numbers[0], flat=True))
         conditions.append(_number_condition(parsed.numbers[1], flat=False))
     if parsed.postcodes:
-        conditions.append(postcode_condition(parsed.postcodes))
+        conditions.append(postcode_condition(session, parsed.postcodes))
     return conditions
 
 
-def postcode_condition(prefixes: Sequence[PostcodePrefix]) -> ColumnElement[bool]:
+def postcode_condition(session: Session, prefixes: Sequence[PostcodePrefix]) -> ColumnElement[bool]:
     """A SQL condition on ``SearchEntry`` for addresses under any of these postcode prefixes."""
     options: list[ColumnElement[bool]] = []
     for prefix in prefixes:
@@ -1053,20 +1053,42 @@ def postcode_condition(prefixes: Sequence[PostcodePrefix]) -> ColumnElement[bool
                     SearchEntry.postcode_inward == prefix.inward_prefix,
                 )
             )
-        elif prefix.inward_prefix:
+            continue
+        outward: ColumnElement[str] = SearchEntry.postcode_outward.expression
+        if _is_large(session, prefix):
+            # Thousands of addresses: read in the sort key's order (the first page is within a
+            # few hundred rows), not gathered from the postcode index and sorted.
+            outward = SearchEntry.postcode_outward + ""
+        if prefix.inward_prefix:
             options.append(
                 and_(
-                    SearchEntry.postcode_outward == prefix.outward,
+                    outward == prefix.outward,
                     SearchEntry.postcode_inward >= prefix.inward_prefix,
                     SearchEntry.postcode_inward < prefix.inward_prefix + "\x7f",
                 )
             )
         else:
-            # A whole outward code holds thousands of addresses: read in the sort key's order
-            # (its first page is within a few hundred rows), not gathered from the postcode
-            # index and sorted.
-            options.append(SearchEntry.postcode_outward + "" == prefix.outward)
+            options.append(outward == prefix.outward)
     return or_(false(), *options)
+
+
+def _is_large(session: Session, prefix: PostcodePrefix) -> bool:
+    """Whether a partial postcode holds more addresses than are worth gathering and sorting.
+
+    Only SQLite is told: it keeps no statistics to choose between the postcode index and the
+    sort key's order, and reading a small district in order would walk the whole index.
+    Counted in the postcode index, at most ``CANDIDATE_LIMIT`` entries.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    some = select(literal(1)).where(SearchEntry.postcode_outward == prefix.outward)
+    if prefix.inward_prefix:
+        some = some.where(
+            SearchEntry.postcode_inward >= prefix.inward_prefix,
+            SearchEntry.postcode_inward < prefix.inward_prefix + "\x7f",
+        )
+    counted = select(func.count()).select_from(some.limit(CANDIDATE_LIMIT).subquery())
+    return int(session.scalar(counted) or 0) >= CANDIDATE_LIMIT
 
 
 def _word_condition(match: _WordMatch, *, in_order: bool) -> ColumnElement[bool]:
