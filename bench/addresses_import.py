@@ -68,10 +68,14 @@ def _one_percent_changed(source: Path, target: Path) -> int:
 
 
 def _timed_import(database: Database, path: Path) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     report = import_gazetteer(database, path)
     seconds = time.perf_counter() - started
     return {
+        # The machine's one-minute load average before and after: other work on the same
+        # cores slows every phase, so a figure is only comparable beside its load.
+        "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "seconds": round(seconds, 2),
         "rows_per_second": round(report.rows_read / seconds),
         "changes": report.changes,
@@ -95,7 +99,7 @@ def _backend_runs(
             print(
                 f"  {name:<12} {result['seconds']:>8.1f} s {result['rows_per_second']:>10,} rows/s"
                 f" {result['ratio_to_csv_read']:>6.1f} x the csv read, "
-                f"{result['changes']:,} changes",
+                f"{result['changes']:,} changes, load {result['load'][0]} to {result['load'][1]}",
                 flush=True,
             )
             phases = ", ".join(

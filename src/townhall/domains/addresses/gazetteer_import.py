@@ -1050,8 +1050,13 @@ _MODELS: dict[str, type[Base]] = {
 def _depths(items: Iterable[tuple[int, int | None]]) -> dict[int, int]:
     """How far below a property outside these ``(uprn, parent)`` pairs each one is."""
     parent_of = dict(items)
-    depth: dict[int, int] = {}
+    # Most properties have no parent among these: depth 0 without following a chain.
+    depth: dict[int, int] = {
+        uprn: 0 for uprn, parent in parent_of.items() if parent is None or parent not in parent_of
+    }
     for start in parent_of:
+        if start in depth:
+            continue
         chain: list[int] = []
         current: int | None = start
         while current is not None and current in parent_of and current not in depth:
