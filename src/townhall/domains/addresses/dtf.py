@@ -32,7 +32,10 @@ The field orders below follow the specification, record by record:
 Dates are ``YYYY-MM-DD``; coordinates are British National Grid metres. Fields Townhall does not
 keep (ward, parish, custodian codes, street surface...) are read and ignored, and written empty
 or derived. Reading streams: each row becomes a small tuple (or a ``Rejection`` naming its line
-and field) as it is read, so a file of a million rows is never held as text.
+and field) as it is read, so a file of a million rows is never held as text. BLPU and LPI rows
+(nearly all of a file) are first checked with lookups of the usual values and length tests; a
+row that fails any of them is checked again field by field, which gives the reason, so both
+ways keep and refuse the same rows (a test holds them to it).
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ with what the gazetteer holds and writes only the differences:
 Every change is a row of ``address_changes``, written with the bulk loader, as are the records
 of a first import: an update's ``changes`` holds each changed field as ``[old, new]``, a
 deletion's the record's last values as ``[old, null]``, and a creation's nothing, since the
-record itself holds its values (a million creations then cost a million small rows); the search
-index is refreshed in the same unit of work, so nothing is half-applied. WGS84 coordinates come
+record itself holds its values (a million creations then cost a million small rows, made in SQL
+from the filled tables when the gazetteer was empty); the search index is refreshed in the same
+unit of work, so nothing is half-applied. Filling an empty gazetteer, the tables' indexes (and on
+PostgreSQL their foreign keys) are dropped and made again after the load. WGS84 coordinates come
 from each property's easting and northing; a property's postcode is that of its best address
 (the lowest logical status). Progress is reported to anything with ``phase`` and ``advance``
 (``townhall.demo.progress.build_progress`` gives a bar or log lines).
