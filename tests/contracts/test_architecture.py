@@ -4,6 +4,7 @@
 * routers (``domains/*/api.py``, the portal's views) never touch the database: no SQLAlchemy, no
   models, no sessions; they call services;
 * the platform knows no domain, page or command;
+* a domain knows no page, command or demo (the demo builds through the domains, not the reverse);
 * nothing is built at import time: no settings, engines or apps at module level.
 """
 
@@ -79,6 +80,10 @@ def architecture_violations(root: Path) -> list[str]:
                 ("townhall.domains", "townhall.portal", "townhall.cli", "townhall.demo")
             ):
                 found.append(f"{module.name} imports {name}: the platform knows no domain")
+            if own_domain and name.startswith(("townhall.portal", "townhall.cli", "townhall.demo")):
+                found.append(
+                    f"{module.name} imports {name}: a domain knows no page, command or demo"
+                )
         if _is_router(module.name):
             found.extend(_opens_units_of_work(module))
         found.extend(_built_at_import(module))
@@ -141,6 +146,11 @@ def test_townhall_keeps_its_layers() -> None:
             "platform/audit.py",
             "import townhall.domains.people.service\n",
             "the platform knows no domain",
+        ),
+        (
+            "domains/parking/service.py",
+            "from townhall.demo.geography import grid_to_wgs84\n",
+            "a domain knows no page, command or demo",
         ),
         (
             "domains/parking/service.py",

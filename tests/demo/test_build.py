@@ -148,7 +148,7 @@ def test_progress_is_logged_without_personal_data(
     # Unconfigured, structlog prints; once an app has configured logging, it goes through logging.
     printed = capsys.readouterr()
     output = printed.out + printed.err + caplog.text
-    assert "demo.phase.finished" in output
+    assert "progress.phase.finished" in output
     assert "Saving person records" in output
     with database.read() as session:
         surnames = set(session.scalars(text("SELECT last_name FROM people_source_records")))

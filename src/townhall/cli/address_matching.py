@@ -23,10 +23,10 @@ import typer
 from rich.table import Table
 
 from townhall.cli.console import console, database_errors, fail, load_settings, open_database
-from townhall.demo.progress import build_progress
 from townhall.domains.addresses.matching.methods import match_batch
 from townhall.domains.addresses.matching.results import MatchInput, MatchOutcome
 from townhall.platform.logging import configure_logging
+from townhall.platform.progress import build_progress
 
 # The columns added to every input row, in this order.
 OUTPUT_COLUMNS = ("uprn", "score", "verdict", "reason", "matched_address", "method")

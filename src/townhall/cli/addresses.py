@@ -20,7 +20,6 @@ from rich.table import Table
 
 from townhall.cli.address_matching import match_command
 from townhall.cli.console import console, database_errors, fail, load_settings, open_database
-from townhall.demo.progress import build_progress
 from townhall.domains.addresses.gazetteer_import import (
     ImportReport,
     UnreadableFile,
@@ -28,6 +27,7 @@ from townhall.domains.addresses.gazetteer_import import (
     import_gazetteer,
 )
 from townhall.platform.logging import configure_logging
+from townhall.platform.progress import build_progress
 
 addresses_app = typer.Typer(
     name="addresses",

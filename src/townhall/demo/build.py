@@ -18,12 +18,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 
 from townhall.demo.exceptions import DatabaseNotEmpty, InvalidSeed
-from townhall.demo.geography import BoundingBox
 from townhall.demo.models import DemoBuild, PersonTruth
 from townhall.demo.names import NameSampler
 from townhall.demo.people import populate
 from townhall.demo.postcodes import CouncilPostcode, council_postcodes
-from townhall.demo.progress import BuildProgress, build_progress
 from townhall.demo.properties import place_properties
 from townhall.demo.sizes import PROFILES, BoroughSize
 from townhall.demo.source_systems import TruthRow, write_source_records
@@ -32,7 +30,9 @@ from townhall.domains.addresses.service import count_gazetteer, count_properties
 from townhall.domains.people.service import count_source_records, load_source_records
 from townhall.platform.bulk import insert_rows
 from townhall.platform.db import Base, Database
+from townhall.platform.geography import BoundingBox
 from townhall.platform.logging import get_logger
+from townhall.platform.progress import BuildProgress, build_progress
 
 log = get_logger(__name__)
 

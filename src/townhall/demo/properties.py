@@ -18,11 +18,11 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 from townhall.demo.address_text import PostalAddress
-from townhall.demo.geography import BoundingBox, grid_to_wgs84
 from townhall.demo.names import NameSampler
 from townhall.demo.postcodes import CouncilPostcode
 from townhall.demo.streets import StreetPlan
 from townhall.domains.addresses.schemas import NewAddress, NewProperty
+from townhall.platform.geography import BoundingBox, grid_to_wgs84
 
 # UPRNs of the council's older stock and of new builds come from two ranges, as in a real LLPG.
 FIRST_UPRN = 100_021_000_000

@@ -16,11 +16,11 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from townhall.demo.geography import BoundingBox
 from townhall.demo.names import NameSampler
 from townhall.demo.post_towns import post_town
 from townhall.demo.postcodes import CouncilPostcode
 from townhall.domains.addresses.schemas import NewStreet
+from townhall.platform.geography import BoundingBox
 
 FIRST_USRN = 20_400_000
 

@@ -25,7 +25,7 @@ unit of work, so nothing is half-applied. Filling an empty gazetteer, the tables
 PostgreSQL their foreign keys) are dropped and made again after the load. WGS84 coordinates come
 from each property's easting and northing; a property's postcode is that of its best address
 (the lowest logical status). Progress is reported to anything with ``phase`` and ``advance``
-(``townhall.demo.progress.build_progress`` gives a bar or log lines).
+(``townhall.platform.progress.build_progress`` gives a bar or log lines).
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from townhall.demo.geography import grid_to_wgs84
 from townhall.domains.addresses import search_index
 from townhall.domains.addresses.dtf import (
     DescriptorRecord,
@@ -89,6 +88,7 @@ from townhall.domains.addresses.schemas import (
 )
 from townhall.platform.bulk import insert_rows
 from townhall.platform.db import Base, Database
+from townhall.platform.geography import grid_to_wgs84
 
 __all__ = [
     "ExportReport",

@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from townhall.demo.geography import grid_to_wgs84
 from townhall.domains.addresses import search_index
 from townhall.domains.addresses.classifications import describe
 from townhall.domains.addresses.models import (
@@ -51,6 +50,7 @@ from townhall.domains.addresses.search_models import SearchEntry
 from townhall.domains.addresses.text import normalise_words, postcode_filter, single_line
 from townhall.errors import FieldError, NotFound, ValidationFailed
 from townhall.platform.db import Database
+from townhall.platform.geography import grid_to_wgs84
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 
 # What a longitude and a latitude look like in a query (decimal degrees, in range).

@@ -25,8 +25,8 @@ from townhall.domains.addresses.matching.results import MatchInput, MatchOutcome
 from townhall.platform.db import Database
 
 if TYPE_CHECKING:
-    from townhall.demo.progress import BuildProgress
     from townhall.domains.addresses.matching.splink import SplinkMatcher
+    from townhall.platform.progress import BuildProgress
 
 Method = Literal["fast", "splink", "best"]
 METHODS: tuple[str, ...] = get_args(Method)

@@ -1,7 +1,8 @@
-"""Progress of a build: a rich progress bar on a terminal, log lines anywhere else.
+"""Progress of a long job: a rich progress bar on a terminal, log lines anywhere else.
 
-This module owns how a long build tells someone it is alive. Phases report counts of rows and
-their names only: never a name, date of birth or address.
+This module owns how a long job (building the demo borough, importing a gazetteer, matching a
+file of addresses) tells someone it is alive. Phases report counts of rows and their names
+only: never a name, date of birth or address.
 """
 
 from __future__ import annotations
@@ -85,19 +86,19 @@ class _LoggedProgress:
         self.end_phase()
         self._name, self._total, self._done, self._logged_tenths = name, total, 0, 0
         self._started = time.perf_counter()
-        log.info("demo.phase.started", phase=name, rows=total)
+        log.info("progress.phase.started", phase=name, rows=total)
 
     def advance(self, rows: int) -> None:
         self._done += rows
         tenths = self._done * 10 // self._total if self._total else 0
         if tenths > self._logged_tenths and self._done < self._total:
             self._logged_tenths = tenths
-            log.info("demo.phase.progress", phase=self._name, rows=self._done, of=self._total)
+            log.info("progress.phase.progress", phase=self._name, rows=self._done, of=self._total)
 
     def end_phase(self) -> None:
         """Log the end of the current phase, if one is running."""
         if self._name is None:
             return
         seconds = round(time.perf_counter() - self._started, 2)
-        log.info("demo.phase.finished", phase=self._name, rows=self._done, seconds=seconds)
+        log.info("progress.phase.finished", phase=self._name, rows=self._done, seconds=seconds)
         self._name = None

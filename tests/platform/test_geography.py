@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from townhall.demo.geography import BoundingBox, grid_to_wgs84
+from townhall.platform.geography import BoundingBox, grid_to_wgs84
 
 METRES_PER_DEGREE_OF_LATITUDE = 111_200
 
