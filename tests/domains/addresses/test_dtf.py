@@ -17,7 +17,6 @@ from townhall.domains.addresses.dtf import (
     BlpuRecord,
     DtfReader,
     DtfWriter,
-    ExportProperty,
     ExportStreet,
     Rejection,
     Row,
@@ -32,7 +31,7 @@ STREET = ExportStreet(
     start_northing=184000.0, end_easting=533300.0, end_northing=184100.25, start_date=DAY,
     end_date=None, last_update_date=DAY,
 )  # fmt: skip
-BLPU = ExportProperty(
+BLPU = BlpuRecord(
     uprn=100021000001, parent_uprn=None, logical_status=1, blpu_state=2,
     classification_code="RD04", easting=533100.0, northing=184050.0,
     representative_point_code=1, organisation=None, start_date=DAY, end_date=None,
@@ -51,7 +50,7 @@ XREF = NewCrossReference(
 )  # fmt: skip
 
 
-def written(tmp_path: Path, address: NewAddress = ADDRESS, blpu: ExportProperty = BLPU) -> Path:
+def written(tmp_path: Path, address: NewAddress = ADDRESS, blpu: BlpuRecord = BLPU) -> Path:
     buffer = io.StringIO(newline="")
     writer = DtfWriter(buffer, custodian_code=5360)
     writer.header()

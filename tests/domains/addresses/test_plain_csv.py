@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from townhall.domains.addresses.dtf import (
-    ExportProperty,
+    BlpuRecord,
     ExportStreet,
     Rejection,
     Row,
@@ -26,7 +26,7 @@ STREET = ExportStreet(
     start_northing=184000.0, end_easting=533300.0, end_northing=184100.0, start_date=DAY,
     end_date=None, last_update_date=DAY,
 )  # fmt: skip
-BLPU = ExportProperty(
+BLPU = BlpuRecord(
     uprn=100021000001, parent_uprn=None, logical_status=1, blpu_state=2,
     classification_code="RD04", easting=533100.0, northing=184050.0,
     representative_point_code=1, organisation="Corner Shop, Ltd", start_date=DAY,

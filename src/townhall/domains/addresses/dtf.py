@@ -881,23 +881,6 @@ class ExportStreet(NamedTuple):
     last_update_date: date
 
 
-class ExportProperty(NamedTuple):
-    """A property (BLPU) as the exporters need it."""
-
-    uprn: int
-    parent_uprn: int | None
-    logical_status: int
-    blpu_state: int | None
-    classification_code: str
-    easting: float
-    northing: float
-    representative_point_code: int
-    organisation: str | None
-    start_date: date
-    end_date: date | None
-    last_update_date: date
-
-
 def format_value(value: object) -> str:
     if value is None:
         return ""
@@ -990,7 +973,7 @@ class DtfWriter:
             )
         )
 
-    def blpu(self, item: ExportProperty) -> None:
+    def blpu(self, item: BlpuRecord) -> None:
         self._write(
             (
                 *self._change(BLPU),

@@ -60,10 +60,10 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from townhall.domains.addresses import search_index
 from townhall.domains.addresses.dtf import (
+    BlpuRecord,
     DescriptorRecord,
     DtfReader,
     DtfWriter,
-    ExportProperty,
     ExportStreet,
     FileFacts,
     Rejection,
@@ -1116,8 +1116,8 @@ def export_gazetteer(
         for street in sorted(streets.values()):
             writer.street(street)
         properties = 0
-        for values in _stream(session, Property, ExportProperty._fields, Property.uprn):
-            writer.blpu(ExportProperty._make(values))
+        for values in _stream(session, Property, BlpuRecord._fields, Property.uprn):
+            writer.blpu(BlpuRecord._make(values))
             properties += 1
         xrefs = 0
         for values in _stream(
@@ -1150,7 +1150,7 @@ def _export_csv(session: Session, file: Any, streets: dict[int, ExportStreet]) -
     lpis: Table = AddressRecord.__table__  # type: ignore[assignment]
     blpus: Table = Property.__table__  # type: ignore[assignment]
     columns = [lpis.c[name] for name in NewAddress._fields] + [
-        blpus.c[name] for name in ExportProperty._fields
+        blpus.c[name] for name in BlpuRecord._fields
     ]
     statement = (
         select(*columns)
@@ -1161,7 +1161,7 @@ def _export_csv(session: Session, file: Any, streets: dict[int, ExportStreet]) -
     uprns: set[int] = set()
     for values in session.execute(statement, execution_options={"yield_per": 20_000}):
         address = NewAddress._make(values[:width])
-        blpu = ExportProperty._make(values[width:])
+        blpu = BlpuRecord._make(values[width:])
         writer.address(address, streets[address.usrn], blpu)
         uprns.add(address.uprn)
     return ExportReport("csv", len(streets), len(uprns), writer.records, 0, writer.records + 1)

@@ -39,7 +39,6 @@ from townhall.domains.addresses.dtf import (
     Converters,
     CountingFile,
     DescriptorRecord,
-    ExportProperty,
     ExportStreet,
     FileFacts,
     Rejection,
@@ -252,7 +251,7 @@ class PlainCsvWriter:
         self._writer.writerow(COLUMNS)
         self.records = 0
 
-    def address(self, item: NewAddress, street: ExportStreet, blpu: ExportProperty) -> None:
+    def address(self, item: NewAddress, street: ExportStreet, blpu: BlpuRecord) -> None:
         values: tuple[Any, ...] = (
             item.uprn,
             blpu.parent_uprn,
