@@ -108,6 +108,24 @@ def _content_words(text: str | None) -> tuple[str, ...]:
     return tuple(w for w in normalise_words(text) if w not in UNIT_WORDS and w not in NOISE_WORDS)
 
 
+def gazetteer_rows(database: Database, exclude_uprns: Iterable[int] = ()) -> list[Sequence[Any]]:
+    """Every live, alternative, provisional and historic address as a row of ``_COLUMNS``.
+
+    Each UPRN's rows come together, its approved address first, so a reader that keeps one
+    printed address per UPRN keeps the approved one.
+    """
+    excluded = set(exclude_uprns)
+    statement = (
+        select(*_COLUMNS)
+        .join(Street, Street.usrn == AddressRecord.usrn)
+        .join(Property, Property.uprn == AddressRecord.uprn)
+        .where(AddressRecord.logical_status.in_(_STATUSES))
+        .order_by(AddressRecord.uprn, AddressRecord.logical_status)
+    )
+    with database.read() as session:
+        return [row for row in session.execute(statement) if row[0] not in excluded]
+
+
 def address_of(row: Sequence[Any]) -> GazetteerAddress:
     """A candidate from one row of ``_COLUMNS``."""
     (uprn, lpi_key, usrn, status, s1, s1x, s2, s2x, sao_text, p1, p1x, p2, p2x, pao_text,
@@ -281,16 +299,7 @@ class MemoryGazetteer:
     @classmethod
     def load(cls, database: Database, *, exclude_uprns: Iterable[int] = ()) -> MemoryGazetteer:
         """Read every live, alternative, provisional and historic address of the database."""
-        excluded = set(exclude_uprns)
-        statement = (
-            select(*_COLUMNS)
-            .join(Street, Street.usrn == AddressRecord.usrn)
-            .join(Property, Property.uprn == AddressRecord.uprn)
-            .where(AddressRecord.logical_status.in_(_STATUSES))
-        )
-        with database.read() as session:
-            rows = [row for row in session.execute(statement) if row[0] not in excluded]
-        addresses = [address_of(row) for row in rows]
+        addresses = [address_of(row) for row in gazetteer_rows(database, exclude_uprns)]
         streets = {(a.usrn, " ".join(a.street_words)) for a in addresses}
         buildings = {(" ".join(a.building_words), a.usrn) for a in addresses if a.building_words}
         return cls(addresses, build_places(streets, buildings))

@@ -30,10 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import select
-
+from townhall.domains.addresses.matching.gazetteer import gazetteer_rows
 from townhall.domains.addresses.matching.results import MATCHED, Match, MatchInput, MatchOutcome
-from townhall.domains.addresses.models import AddressRecord, Property, Street
 from townhall.domains.addresses.text import single_line
 from townhall.platform.db import Database
 
@@ -156,64 +154,34 @@ class SplinkMatcher:
     @classmethod
     def load(cls, database: Database, exclude_uprns: Iterable[int] = frozenset()) -> SplinkMatcher:
         """Read every live, alternative, provisional and historic address of the database."""
-        excluded = set(exclude_uprns)
-        statement = (
-            select(
-                AddressRecord.uprn,
-                AddressRecord.logical_status,
-                AddressRecord.sao_start_number,
-                AddressRecord.sao_start_suffix,
-                AddressRecord.sao_end_number,
-                AddressRecord.sao_end_suffix,
-                AddressRecord.sao_text,
-                AddressRecord.pao_start_number,
-                AddressRecord.pao_start_suffix,
-                AddressRecord.pao_end_number,
-                AddressRecord.pao_end_suffix,
-                AddressRecord.pao_text,
-                AddressRecord.postcode,
-                Street.descriptor,
-                Street.locality,
-                Street.town,
-                Property.classification_code,
-            )
-            .join(Street, Street.usrn == AddressRecord.usrn)
-            .join(Property, Property.uprn == AddressRecord.uprn)
-            .where(AddressRecord.logical_status.in_(_STATUSES))
-            # The approved address first, so it is the one printed for the UPRN.
-            .order_by(AddressRecord.uprn, AddressRecord.logical_status)
-        )
         rows: list[tuple[int, str, str | None, str]] = []
-        with database.read() as session:
-            for row in session.execute(statement):
-                (uprn, _status, s1, s1x, s2, s2x, sao, p1, p1x, p2, p2x, pao, postcode, street,
-                 locality, town, classification) = row  # fmt: skip
-                if uprn in excluded:
-                    continue
-                parts: dict[str, Any] = {
-                    "sao_start_number": s1,
-                    "sao_start_suffix": s1x,
-                    "sao_end_number": s2,
-                    "sao_end_suffix": s2x,
-                    "sao_text": sao,
-                    "pao_start_number": p1,
-                    "pao_start_suffix": p1x,
-                    "pao_end_number": p2,
-                    "pao_end_suffix": p2x,
-                    "pao_text": pao,
-                    "street": street,
-                    "locality": locality,
-                    "town": town,
-                    "classification_code": classification,
-                }
-                rows.append(
-                    (
-                        int(uprn),
-                        single_line(**parts),
-                        postcode,
-                        single_line(**parts, postcode=postcode),
-                    )
+        for row in gazetteer_rows(database, exclude_uprns):
+            (uprn, _key, _usrn, _status, s1, s1x, s2, s2x, sao, p1, p1x, p2, p2x, pao,
+             postcode, street, locality, town, classification) = row  # fmt: skip
+            parts: dict[str, Any] = {
+                "sao_start_number": s1,
+                "sao_start_suffix": s1x,
+                "sao_end_number": s2,
+                "sao_end_suffix": s2x,
+                "sao_text": sao,
+                "pao_start_number": p1,
+                "pao_start_suffix": p1x,
+                "pao_end_number": p2,
+                "pao_end_suffix": p2x,
+                "pao_text": pao,
+                "street": street,
+                "locality": locality,
+                "town": town,
+                "classification_code": classification,
+            }
+            rows.append(
+                (
+                    int(uprn),
+                    single_line(**parts),
+                    postcode,
+                    single_line(**parts, postcode=postcode),
                 )
+            )
         return cls(rows)
 
     def _prepared(self) -> str:
