@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from townhall.errors import UnprocessableContent
 from townhall.platform.db import Database, normalise_url
@@ -110,3 +111,32 @@ def test_rows_written_in_one_batch_are_checked_for_nul_whatever_their_shape(
         expected = 0
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(InstanceSecret)) == expected
+
+
+def test_a_read_unit_keeps_nothing_it_writes(database: Database) -> None:
+    # SQLite rolls a read unit back; PostgreSQL refuses the write outright (READ ONLY).
+    try:
+        with database.read() as session:
+            session.add(InstanceSecret(name="read", value="v", created_at=datetime.now(UTC)))
+            session.flush()
+    except DBAPIError:
+        assert not database.is_sqlite
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(InstanceSecret)) == 0
+
+
+def test_queries_repeated_in_read_units_are_prepared_on_postgresql(database: Database) -> None:
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL's prepared statements: SQLite has none to keep")
+    # psycopg prepares a query on its sixth run on a connection, unless a ROLLBACK in between
+    # made it forget: read units must end without one.
+    query = text("SELECT count(*) FROM platform_secrets WHERE name = :name")
+    for _ in range(8):
+        with database.read() as session:
+            session.execute(query, {"name": "x"})
+    with database.read() as session:
+        prepared = session.scalar(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE :pattern"),
+            {"pattern": "%FROM platform_secrets WHERE name%"},
+        )
+    assert prepared == 1

@@ -155,7 +155,14 @@ class Database:
         self.is_sqlite = self.dialect == "sqlite"
         self._write_lock = threading.Lock()
         self._writing = threading.local()
-        self._readers = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # On PostgreSQL a read unit is a READ ONLY transaction (psycopg starts it with
+        # BEGIN READ ONLY: no extra round trip), so it can end with COMMIT (see ``read``).
+        read_engine = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(postgresql_readonly=True)
+        )
+        self._readers = sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
         write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
             if self.is_sqlite
@@ -165,12 +172,24 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A unit of work that only reads; it is rolled back at the end, whatever happens."""
+        """A unit of work that only reads: nothing it does is ever kept.
+
+        On SQLite it is rolled back at the end, whatever happens. On PostgreSQL the database
+        itself refuses any write in it (a READ ONLY transaction), and a unit that ends well
+        ends with COMMIT, not ROLLBACK: psycopg forgets every prepared statement of a
+        connection on ROLLBACK, so rolling back every read kept each query from ever being
+        prepared and PostgreSQL planned it afresh every time (ADR 20).
+        """
         with self._readers() as session:
             try:
                 yield session
-            finally:
+            except BaseException:
                 session.rollback()
+                raise
+            if self.is_sqlite:
+                session.rollback()
+            else:
+                session.commit()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
