@@ -17,15 +17,14 @@ from townhall.domains.addresses.dtf import (
     BlpuRecord,
     DtfReader,
     DtfWriter,
-    ExportStreet,
     Rejection,
     Row,
     sniff,
 )
-from townhall.domains.addresses.schemas import NewAddress, NewCrossReference
+from townhall.domains.addresses.schemas import NewAddress, NewCrossReference, NewStreet
 
 DAY = date(2024, 5, 6)
-STREET = ExportStreet(
+STREET = NewStreet(
     usrn=20400001, record_type=1, descriptor="Mortimer Road", locality="Dalston",
     town="LONDON", administrative_area="HACKNEY", state=2, start_easting=533000.5,
     start_northing=184000.0, end_easting=533300.0, end_northing=184100.25, start_date=DAY,

@@ -10,17 +10,16 @@ import pytest
 
 from townhall.domains.addresses.dtf import (
     BlpuRecord,
-    ExportStreet,
     Rejection,
     Row,
     UnreadableFile,
     sniff,
 )
 from townhall.domains.addresses.plain_csv import COLUMNS, PlainCsvReader, PlainCsvWriter
-from townhall.domains.addresses.schemas import NewAddress
+from townhall.domains.addresses.schemas import NewAddress, NewStreet
 
 DAY = date(2024, 5, 6)
-STREET = ExportStreet(
+STREET = NewStreet(
     usrn=20400001, record_type=1, descriptor="Mortimer Road", locality="Dalston",
     town="LONDON", administrative_area="HACKNEY", state=2, start_easting=533000.0,
     start_northing=184000.0, end_easting=533300.0, end_northing=184100.0, start_date=DAY,

@@ -48,7 +48,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from townhall.domains.addresses.schemas import NewAddress, NewCrossReference
+from townhall.domains.addresses.schemas import NewAddress, NewCrossReference, NewStreet
 
 DTF_VERSION = "7.3"
 
@@ -862,25 +862,6 @@ class DtfReader:
 # --- writing ----------------------------------------------------------------------------------
 
 
-class ExportStreet(NamedTuple):
-    """A street as the exporters need it: type 11 and type 15 in one."""
-
-    usrn: int
-    record_type: int
-    descriptor: str
-    locality: str | None
-    town: str
-    administrative_area: str
-    state: int | None
-    start_easting: float
-    start_northing: float
-    end_easting: float
-    end_northing: float
-    start_date: date
-    end_date: date | None
-    last_update_date: date
-
-
 def format_value(value: object) -> str:
     if value is None:
         return ""
@@ -938,7 +919,7 @@ class DtfWriter:
             )
         )
 
-    def street(self, street: ExportStreet) -> None:
+    def street(self, street: NewStreet) -> None:
         self._write(
             (
                 *self._change(STREET),

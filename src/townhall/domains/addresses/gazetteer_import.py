@@ -64,7 +64,6 @@ from townhall.domains.addresses.dtf import (
     DescriptorRecord,
     DtfReader,
     DtfWriter,
-    ExportStreet,
     FileFacts,
     Rejection,
     Row,
@@ -1101,9 +1100,9 @@ def export_gazetteer(
         streets = {
             row.usrn: row
             for row in (
-                ExportStreet._make(values)
+                NewStreet._make(values)
                 for values in session.execute(
-                    select(*[Street.__table__.c[name] for name in ExportStreet._fields])
+                    select(*[Street.__table__.c[name] for name in NewStreet._fields])
                 )
             )
         }
@@ -1145,7 +1144,7 @@ def _stream(
     )
 
 
-def _export_csv(session: Session, file: Any, streets: dict[int, ExportStreet]) -> ExportReport:
+def _export_csv(session: Session, file: Any, streets: dict[int, NewStreet]) -> ExportReport:
     writer = PlainCsvWriter(file)
     lpis: Table = AddressRecord.__table__  # type: ignore[assignment]
     blpus: Table = Property.__table__  # type: ignore[assignment]

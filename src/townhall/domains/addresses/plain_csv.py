@@ -39,7 +39,6 @@ from townhall.domains.addresses.dtf import (
     Converters,
     CountingFile,
     DescriptorRecord,
-    ExportStreet,
     FileFacts,
     Rejection,
     Row,
@@ -56,7 +55,7 @@ from townhall.domains.addresses.dtf import (
     uprn,
     usrn,
 )
-from townhall.domains.addresses.schemas import NewAddress
+from townhall.domains.addresses.schemas import NewAddress, NewStreet
 
 COLUMNS: tuple[str, ...] = (
     "uprn",
@@ -251,7 +250,7 @@ class PlainCsvWriter:
         self._writer.writerow(COLUMNS)
         self.records = 0
 
-    def address(self, item: NewAddress, street: ExportStreet, blpu: BlpuRecord) -> None:
+    def address(self, item: NewAddress, street: NewStreet, blpu: BlpuRecord) -> None:
         values: tuple[Any, ...] = (
             item.uprn,
             blpu.parent_uprn,
