@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from townhall import __version__
 from townhall.domains.addresses.api import build_addresses_router
 from townhall.domains.addresses.matching_api import build_address_matches_router
+from townhall.event_types import event_registry
 from townhall.platform.auth.admin_api import build_consumers_router
 from townhall.platform.auth.install import describe_access, install_access_control
 from townhall.platform.context import AppContext
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         idempotency=IdempotencyStore(database, timedelta(hours=settings.idempotency_key_ttl_hours)),
         rate_limiter=RateLimiter(rate_limit_store),
+        event_types=event_registry(),
     )
 
     @asynccontextmanager

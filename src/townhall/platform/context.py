@@ -1,4 +1,5 @@
-"""The shared parts of one app: settings, database, metrics, cursors, idempotency, rate limits.
+"""The shared parts of one app: settings, database, metrics, cursors, idempotency, rate limits,
+event types.
 
 ``create_app`` builds one ``AppContext`` and keeps it on ``app.state.townhall``; dependencies in
 ``platform/http/dependencies.py`` hand its parts to routes.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from townhall.platform.db import Database
+from townhall.platform.events.registry import EventRegistry
 from townhall.platform.http.idempotency import IdempotencyStore
 from townhall.platform.http.pagination import CursorCodec
 from townhall.platform.metrics import Metrics
@@ -26,3 +28,6 @@ class AppContext:
     cursors: CursorCodec
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter
+    # Every event type the domains emit (townhall.event_types): subscriptions and the feed check
+    # their filters against it, and the AsyncAPI document is generated from it.
+    event_types: EventRegistry

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, text
@@ -38,6 +39,11 @@ class Base(DeclarativeBase):
     """Base of every table model. Each domain declares its tables in its own ``models.py``."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives back the naive UTC it was given)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def normalise_url(url: str) -> URL:

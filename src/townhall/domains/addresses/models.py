@@ -3,8 +3,8 @@
 Streets are DTF record type 11 (USRN), properties are BLPUs (type 21: UPRN, parent UPRN,
 classification, coordinates), addresses are LPIs (type 24: the SAO/PAO structure, a logical
 status and a USRN) and cross-references are type 23 (a UPRN's identifier in another system).
-Every change Townhall applies is kept in ``address_changes``: the history of a record, and the
-changes still to be published as ``address`` events. ``modified_at`` is when Townhall last wrote
+Every change Townhall applies is kept in ``address_changes``: the history of a record (each
+change is also an event in the outbox, ``events.py``). ``modified_at`` is when Townhall last wrote
 a row (the gazetteer's own ``last_update_date`` is when the council's custodian changed it); rows
 that predate the column take the time of the migration. UPRNs and USRNs are stored as 64-bit
 integers (they exceed 32 bits) and exposed as strings of digits by the API. Only this domain's
@@ -149,7 +149,7 @@ class AddressChange(Base):
     ``record_key`` is the changed record's own key as text (a USRN, UPRN, LPI key or
     cross-reference key); ``uprn`` is the property it belongs to, so a property's history is one
     indexed look-up. ``changes`` holds only the fields that changed, each as ``[old, new]``.
-    ``published_at`` stays empty until the events machinery has taken the change.
+    Each change is also announced as an event (``events.py``) in the same unit of work.
     """
 
     __tablename__ = "address_changes"
@@ -162,6 +162,5 @@ class AddressChange(Base):
     uprn: Mapped[int | None] = mapped_column(BigInteger, index=True)
     action: Mapped[str] = mapped_column(String(10))  # created, updated, deleted
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_address_changes_record", "record_type", "record_key"),)

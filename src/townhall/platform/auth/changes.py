@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from townhall.platform.auth.models import Change, aware
-from townhall.platform.db import Database
+from townhall.platform.auth.models import Change
+from townhall.platform.db import Database, aware
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 
 # Keys that would make the log leak what it must not hold; a caller passing one is a bug.

@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, or_, select
 from townhall.errors import NotFound, UnprocessableContent
 from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.credentials import hash_secret, new_id, new_secret
-from townhall.platform.auth.models import Consumer, ConsumerSecret, aware, lock_consumer
-from townhall.platform.db import Database
+from townhall.platform.auth.models import Consumer, ConsumerSecret, lock_consumer
+from townhall.platform.db import Database, aware
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 
 DEFAULT_OVERLAP = timedelta(hours=24)

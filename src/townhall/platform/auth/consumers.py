@@ -37,10 +37,9 @@ from townhall.platform.auth.models import (
     ConsumerKind,
     ConsumerSecret,
     Grant,
-    aware,
     lock_consumer,
 )
-from townhall.platform.db import Database
+from townhall.platform.db import Database, aware
 from townhall.platform.http.concurrency import Precondition
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 

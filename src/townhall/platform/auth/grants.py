@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from townhall.errors import Conflict, NotFound, UnprocessableContent
 from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.credentials import new_id
-from townhall.platform.auth.models import Consumer, EnvironmentName, Grant, aware, lock_consumer
+from townhall.platform.auth.models import Consumer, EnvironmentName, Grant, lock_consumer
 from townhall.platform.auth.scopes import check_scope
-from townhall.platform.db import Database
+from townhall.platform.db import Database, aware
 from townhall.platform.http.concurrency import Precondition
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 

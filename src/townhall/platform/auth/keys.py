@@ -38,8 +38,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from townhall.platform.auth.changes import record_change
-from townhall.platform.auth.models import aware
-from townhall.platform.db import Base, Database
+from townhall.platform.db import Base, Database, aware
 from townhall.platform.secrets import instance_secret
 from townhall.settings import Settings
 

@@ -8,7 +8,7 @@ argon2 hash; nothing here can give a secret back.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
@@ -31,11 +31,6 @@ ConsumerKind = Literal["council_service", "partner", "public"]
 CONSUMER_KINDS: tuple[str, ...] = get_args(ConsumerKind)
 # The instance environments a grant may be for (TOWNHALL_ENVIRONMENT's values).
 EnvironmentName = Literal["development", "test", "production"]
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite gives back the naive UTC it was given)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Consumer(Base):

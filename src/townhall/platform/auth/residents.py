@@ -27,7 +27,6 @@ from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.session_store import (
     SessionPolicy,
     StartedSession,
-    aware,
     start_session,
 )
 from townhall.platform.auth.sign_in_errors import (
@@ -45,7 +44,7 @@ from townhall.platform.auth.sign_in_models import (
     SignInAttempt,
 )
 from townhall.platform.auth.staff import normalise_email
-from townhall.platform.db import Database
+from townhall.platform.db import Database, aware
 from townhall.platform.logging import get_logger
 from townhall.platform.notifications import SIGN_IN_CODE, NotificationFailed, NotificationSender
 

@@ -14,24 +14,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from townhall.platform.auth.sign_in_keys import token_digest
 from townhall.platform.auth.sign_in_models import PortalSession, SessionKind
-from townhall.platform.db import Database
+from townhall.platform.db import Database, aware
 from townhall.settings import Settings
 
 # last_seen_at is written at most this often: a write per page view would queue every reader
 # behind SQLite's one writer, and the idle timeout is counted in minutes anyway.
 TOUCH_INTERVAL = timedelta(seconds=60)
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite gives back the naive UTC it was given)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

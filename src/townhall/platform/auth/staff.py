@@ -30,7 +30,6 @@ from townhall.platform.auth.passwords import (
 from townhall.platform.auth.session_store import (
     SessionPolicy,
     StartedSession,
-    aware,
     revoke_sessions_of,
     start_session,
 )
@@ -42,7 +41,7 @@ from townhall.platform.auth.sign_in_models import (
     StaffAccount,
     StaffRole,
 )
-from townhall.platform.db import Database
+from townhall.platform.db import Database, aware
 from townhall.platform.logging import get_logger
 
 TARGET_TYPE = "staff_account"

@@ -1,0 +1,17 @@
+"""Every event type the domains emit, gathered for the app, the AsyncAPI document and the docs.
+
+Each domain declares its own types in its ``events.py``; this module only lists them, so the
+platform's events package never imports a domain.
+"""
+
+from __future__ import annotations
+
+from townhall.domains.addresses.events import ADDRESS_EVENT_TYPES
+from townhall.platform.events.registry import EventRegistry, EventType
+
+ALL_EVENT_TYPES: tuple[EventType, ...] = (*ADDRESS_EVENT_TYPES,)
+
+
+def event_registry() -> EventRegistry:
+    """A registry of every event type this version of Townhall emits."""
+    return EventRegistry(ALL_EVENT_TYPES)
