@@ -165,6 +165,84 @@ class Settings(BaseSettings):
             "their own until it is back (docs/adr/0010-rate-limits-in-redis.md)."
         ),
     )
+    events_dispatcher: bool = Field(
+        default=True,
+        description=(
+            "Run the event dispatcher inside each `townhall serve` (and `townhall demo`) worker, "
+            "so webhooks, the Redis stream and read models follow changes with nothing else to "
+            "start. Turn off when dispatchers run on their own (`townhall events run`); any "
+            "number may run side by side."
+        ),
+    )
+    events_lease_seconds: Annotated[float, Field(ge=1, le=600)] = Field(
+        default=15,
+        description=(
+            "How long a dispatcher holds a subscription (or a sink, or a read model) before "
+            "another may take it over: the longest a crashed dispatcher's work waits."
+        ),
+    )
+    events_poll_seconds: Annotated[float, Field(ge=0.05, le=60)] = Field(
+        default=1.0,
+        description=(
+            "Seconds between a dispatcher's checks for retries that are due, and for commits "
+            "it was not woken for. New events wake it at once without waiting for this."
+        ),
+    )
+    events_webhook_timeout_seconds: Annotated[float, Field(ge=0.5, le=60)] = Field(
+        default=5,
+        description="Seconds a webhook receiver has to answer before the try counts as failed.",
+    )
+    events_webhook_concurrency: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=32,
+        description=(
+            "Webhook requests one dispatcher keeps in flight at once (never two for the same "
+            "subject of the same subscription)."
+        ),
+    )
+    events_max_attempts: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=15,
+        description=(
+            "Tries at delivering one event to one subscription before it goes on the dead-letter "
+            "list (retried after network errors, 5xx and 429 answers only)."
+        ),
+    )
+    events_retry_base_seconds: Annotated[float, Field(ge=0.01, le=3600)] = Field(
+        default=1.0,
+        description=(
+            "Wait before the first retry; each later wait doubles (with jitter) up to "
+            "`TOWNHALL_EVENTS_RETRY_MAX_SECONDS`. A receiver's `Retry-After` is honoured."
+        ),
+    )
+    events_retry_max_seconds: Annotated[float, Field(ge=0.01, le=86_400)] = Field(
+        default=3600,
+        description="Longest wait between two tries at delivering an event.",
+    )
+    events_allow_private_targets: bool = Field(
+        default=False,
+        description=(
+            "Allow webhook target URLs on private, loopback and link-local addresses. Off, such "
+            "targets are refused when a subscription is made and again before each delivery "
+            "(server-side request forgery). Turn on only for tests and closed networks."
+        ),
+    )
+    events_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=30,
+        description=(
+            "Days events stay in the outbox (the window for the change feed and for replays) "
+            "and finished deliveries stay in the delivery log."
+        ),
+    )
+    events_redis_stream: str | None = Field(
+        default=None,
+        description=(
+            "Name of a Redis stream every event is appended to, for consumers on other "
+            "machines (needs `TOWNHALL_REDIS_URL` and the `redis` extra). Unset: no stream."
+        ),
+    )
+    events_redis_stream_max_length: Annotated[int, Field(ge=1000)] = Field(
+        default=1_000_000,
+        description="Entries the Redis stream keeps (older ones are trimmed, approximately).",
+    )
     retention_interval_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = Field(
         default=60,
         description=(
