@@ -7,7 +7,9 @@ platform's events package never imports a domain.
 from __future__ import annotations
 
 from townhall.domains.addresses.events import ADDRESS_EVENT_TYPES
+from townhall.platform.events.readers import EventReader
 from townhall.platform.events.registry import EventRegistry, EventType
+from townhall.settings import Settings
 
 ALL_EVENT_TYPES: tuple[EventType, ...] = (*ADDRESS_EVENT_TYPES,)
 
@@ -15,3 +17,9 @@ ALL_EVENT_TYPES: tuple[EventType, ...] = (*ADDRESS_EVENT_TYPES,)
 def event_registry() -> EventRegistry:
     """A registry of every event type this version of Townhall emits."""
     return EventRegistry(ALL_EVENT_TYPES)
+
+
+def event_readers(settings: Settings) -> list[EventReader]:
+    """The platform's own readers of the outbox for an instance: read models, and sinks."""
+    del settings  # the read models and sinks are added here as they are built
+    return []
