@@ -5,16 +5,27 @@ after its cursor and moves the cursor in the same unit of work as the reader's o
 read model kept in the database sees every event exactly once, and a crash between the two
 cannot happen. A reader that writes elsewhere (the Redis Streams sink) makes its writes
 idempotent, since the cursor may not have moved when the process died.
+
+Each reader's cursor is a row of ``event_cursors`` holding its position and a lease: only the
+lease's holder (an ``owner``, one per dispatcher) runs the reader until the lease expires, so two
+dispatchers side by side never hand the same events to a reader at once. A new reader's cursor
+starts at the outbox's end (a new read model does not replay history unless asked), or where its
+domain placed it with ``place_cursor`` when it built the model from a snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from townhall.platform.events.models import OutboxEvent
+from townhall.platform.db import Database, aware
+from townhall.platform.events.models import EventCursor, OutboxEvent
+from townhall.platform.events.registry import any_matches
 
 
 class EventReader(Protocol):
@@ -28,3 +39,115 @@ class EventReader(Protocol):
     def handle(self, session: Session, events: Sequence[OutboxEvent]) -> None:
         """Apply ``events`` (in position order) inside ``session``'s unit of work."""
         ...
+
+
+def outbox_end(session: Session) -> int:
+    """The position of the newest event in the outbox (0 when it is empty)."""
+    return int(session.scalar(select(func.coalesce(func.max(OutboxEvent.position), 0))) or 0)
+
+
+def run_reader(
+    database: Database,
+    reader: EventReader,
+    *,
+    owner: str,
+    lease_seconds: float,
+    batch: int = 500,
+    start_at: int | None = None,
+) -> int:
+    """Hand ``reader`` the next events after its cursor; return how many events were read.
+
+    In one write unit of work: take (or renew) the lease on the reader's cursor, creating the
+    cursor if it is missing at ``start_at`` or, by default, at the outbox's end; read up to
+    ``batch`` events after it; give those its ``type_filters`` select to ``reader.handle``
+    (events it does not want still move the cursor); move the cursor past them. Returns 0 when
+    there is nothing new or another owner holds an unexpired lease. If ``handle`` raises, the
+    unit of work rolls back, the cursor stays where it was, and the exception propagates for the
+    caller to log and retry.
+    """
+    if batch < 1:
+        msg = "batch must be at least 1"
+        raise ValueError(msg)
+    with database.write() as session:
+        now = datetime.now(UTC)
+        cursor = _lease(session, reader.name, owner=owner, now=now, start_at=start_at)
+        if cursor is None:
+            return 0
+        cursor.lease_owner = owner
+        cursor.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        events = list(
+            session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.position > cursor.position)
+                .order_by(OutboxEvent.position)
+                .limit(batch)
+            )
+        )
+        if not events:
+            return 0
+        wanted = [
+            event
+            for event in events
+            if not reader.type_filters or any_matches(reader.type_filters, event.type)
+        ]
+        if wanted:
+            reader.handle(session, wanted)
+        cursor.position = events[-1].position
+        cursor.updated_at = now
+        return len(events)
+
+
+def place_cursor(session: Session, name: str, position: int, *, only_if_missing: bool) -> None:
+    """Put a reader's cursor at ``position`` in ``session``'s unit of work.
+
+    A domain that builds a read model whole (a snapshot) places the cursor just after the events
+    the snapshot already holds, in the same unit of work as the snapshot. With
+    ``only_if_missing`` an existing cursor is left where it is: a domain calls it before writing
+    events its read model must not miss, so a reader first run later does not start past them.
+    """
+    _create_cursor(session, name, position)
+    if not only_if_missing:
+        session.execute(
+            update(EventCursor)
+            .where(EventCursor.name == name)
+            .values(position=position, updated_at=datetime.now(UTC))
+        )
+
+
+def _lease(
+    session: Session, name: str, *, owner: str, now: datetime, start_at: int | None
+) -> EventCursor | None:
+    """The reader's cursor, locked for this unit of work, if ``owner`` may run the reader now."""
+    cursor = _locked_cursor(session, name)
+    if cursor is None:
+        _create_cursor(session, name, outbox_end(session) if start_at is None else start_at)
+        cursor = _locked_cursor(session, name)
+        if cursor is None:  # created by another owner who holds it right now
+            return None
+    held_by_other = (
+        cursor.lease_owner is not None
+        and cursor.lease_owner != owner
+        and cursor.lease_expires_at is not None
+        and aware(cursor.lease_expires_at) > now
+    )
+    return None if held_by_other else cursor
+
+
+def _locked_cursor(session: Session, name: str) -> EventCursor | None:
+    # On PostgreSQL a cursor another dispatcher is working on right now is skipped, not waited
+    # for; SQLite's single writer already keeps write units apart (FOR UPDATE is not emitted).
+    return session.scalars(
+        select(EventCursor)
+        .where(EventCursor.name == name)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _create_cursor(session: Session, name: str, position: int) -> None:
+    """Insert the cursor row unless it exists (another owner may be creating it right now)."""
+    values = {"name": name, "position": position, "updated_at": datetime.now(UTC)}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(postgresql.insert(EventCursor).values(values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(EventCursor).values(values).on_conflict_do_nothing())
