@@ -17,10 +17,8 @@ longest token lifetime it has signed with (``longest_ttl_seconds``), so the boun
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,17 +26,15 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy import JSON, DateTime, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from townhall.platform.auth.changes import record_change
 from townhall.platform.db import Base, Database, aware
+from townhall.platform.sealing import SealDoesNotOpen, Sealer, UnknownSealedForm, b64url
 from townhall.platform.secrets import instance_secret
 from townhall.settings import Settings
 
@@ -46,7 +42,6 @@ ALGORITHM = "ES256"
 # Past a key's last token expiry: clock skew between workers and the leeway verifiers allow.
 RETIREMENT_MARGIN = timedelta(seconds=60)
 _ENCRYPTION_INFO = b"townhall auth_signing_keys v1"
-_CIPHERTEXT_VERSION = "v1"
 
 
 class SigningKeyRow(Base):
@@ -111,27 +106,20 @@ class KeyEncryption:
     """AES-256-GCM under a key derived from the instance's secret; the kid is associated data."""
 
     def __init__(self, secret: bytes) -> None:
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=_ENCRYPTION_INFO
-        ).derive(secret)
-        self._aead = AESGCM(derived)
+        self._sealer = Sealer(secret, info=_ENCRYPTION_INFO)
 
     def encrypt(self, kid: str, plaintext: bytes) -> str:
         """``v1.<nonce>.<ciphertext>``, base64url, bound to ``kid``."""
-        nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, plaintext, kid.encode())
-        return ".".join((_CIPHERTEXT_VERSION, _b64(nonce), _b64(sealed)))
+        return self._sealer.seal(plaintext, bound_to=kid)
 
     def decrypt(self, kid: str, stored: str) -> bytes:
         """The plaintext sealed by ``encrypt`` for ``kid``; ``KeyDecryptionError`` otherwise."""
-        version, _, rest = stored.partition(".")
-        nonce_text, _, sealed_text = rest.partition(".")
-        if version != _CIPHERTEXT_VERSION or not sealed_text:
-            msg = f"signing key {kid} is stored in a form this version cannot read"
-            raise KeyDecryptionError(msg)
         try:
-            return self._aead.decrypt(_unb64(nonce_text), _unb64(sealed_text), kid.encode())
-        except InvalidTag as exc:
+            return self._sealer.unseal(stored, bound_to=kid)
+        except UnknownSealedForm as exc:
+            msg = f"signing key {kid} is stored in a form this version cannot read"
+            raise KeyDecryptionError(msg) from exc
+        except SealDoesNotOpen as exc:
             msg = (
                 f"signing key {kid} cannot be decrypted: TOWNHALL_SECRET_KEY is not the one it "
                 "was stored with. Restore that key, or run `townhall keys rotate --retire-now`."
@@ -141,14 +129,6 @@ class KeyEncryption:
 
 class KeyDecryptionError(RuntimeError):
     """A stored private key could not be decrypted with this instance's secret."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def public_jwk(public_key: ec.EllipticCurvePublicKey, kid: str) -> dict[str, Any]:
@@ -161,7 +141,7 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     """The RFC 7638 JWK thumbprint (SHA-256, base64url): a key id no two keys share."""
     members = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
     canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
-    return _b64(hashlib.sha256(canonical).digest())
+    return b64url(hashlib.sha256(canonical).digest())
 
 
 def instance_signing_keys(settings: Settings, database: Database) -> SigningKeys:
