@@ -21,5 +21,15 @@ def event_registry() -> EventRegistry:
 
 def event_readers(settings: Settings) -> list[EventReader]:
     """The platform's own readers of the outbox for an instance: read models, and sinks."""
-    del settings  # the read models and sinks are added here as they are built
-    return []
+    readers: list[EventReader] = []
+    if settings.events_redis_stream is not None:
+        try:
+            # Imported only here: the embedded default must run without the redis extra.
+            from townhall.platform.events.redis_sink import RedisStreamSink  # noqa: PLC0415
+        except ImportError as exc:
+            msg = (
+                "TOWNHALL_EVENTS_REDIS_STREAM needs the redis extra: pip install 'townhall[redis]'"
+            )
+            raise RuntimeError(msg) from exc
+        readers.append(RedisStreamSink.from_settings(settings))
+    return readers

@@ -445,6 +445,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _redis_stream_has_its_server(self) -> Settings:
+        if self.events_redis_stream is not None and self.redis_url is None:
+            msg = "TOWNHALL_EVENTS_REDIS_STREAM needs TOWNHALL_REDIS_URL"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _oidc_is_complete(self) -> Settings:
         staff = [self.staff_oidc_issuer, self.staff_oidc_client_id, self.staff_oidc_client_secret]
         if any(staff) and not (all(staff) and self.staff_oidc_roles_from_groups):
