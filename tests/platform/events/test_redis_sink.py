@@ -23,8 +23,9 @@ from townhall.domains.addresses.events import ADDRESS_EVENT_TYPES
 from townhall.event_types import event_readers
 from townhall.platform.db import Database
 from townhall.platform.events.envelope import to_json_bytes
-from townhall.platform.events.models import OutboxEvent
+from townhall.platform.events.models import EventCursor, OutboxEvent
 from townhall.platform.events.outbox import NewEvent, emit, emit_many
+from townhall.platform.events.readers import place_cursor, run_reader
 from townhall.platform.events.redis_sink import RedisStreamSink, RedisStreamUnavailable
 from townhall.settings import Settings
 
@@ -211,6 +212,82 @@ def test_when_redis_is_down_the_unit_of_work_rolls_back_and_says_so_once(
     assert logs[0]["log_level"] == "error"
     assert len(outbox(database)) == 2
     assert redis_client.exists(stream) == 0
+
+
+def cursor_position(database: Database) -> int | None:
+    with database.read() as session:
+        cursor = session.get(EventCursor, "redis-stream")
+        return None if cursor is None else cursor.position
+
+
+def run(database: Database, sink: RedisStreamSink, *, start_at: int | None = None) -> int:
+    """One reader pass, as the dispatcher makes it."""
+    return run_reader(database, sink, owner="test", lease_seconds=5, batch=3, start_at=start_at)
+
+
+def test_reader_passes_append_every_event_and_move_the_cursor(
+    database: Database, sink: RedisStreamSink, redis_client: redis.Redis, stream: str
+) -> None:
+    emit_some(database, 7, per_unit=3)
+    passes = []
+    while read := run(database, sink, start_at=0):
+        passes.append(read)
+    events = outbox(database)
+    assert passes == [3, 3, 1]
+    assert cursor_position(database) == events[-1].position
+    assert [entry_id for entry_id, _ in entries(redis_client, stream)] == [
+        f"{e.position}-0" for e in events
+    ]
+
+
+def test_a_cursor_that_did_not_move_after_the_append_adds_no_duplicates(
+    database: Database, sink: RedisStreamSink, redis_client: redis.Redis, stream: str
+) -> None:
+    emit_some(database, 5)
+    while run(database, sink, start_at=0):
+        pass
+    before = entries(redis_client, stream)
+    # The process died after XADD and before the cursor's commit: the cursor is back at 0.
+    with database.write() as session:
+        place_cursor(session, "redis-stream", 0, only_if_missing=False)
+    emit_some(database, 1)
+    read = 0
+    while passed := run(database, sink):
+        read += passed
+    assert read == 6
+    after = entries(redis_client, stream)
+    assert after[:5] == before
+    assert [entry_id for entry_id, _ in after] == [f"{e.position}-0" for e in outbox(database)]
+
+
+def test_when_redis_is_down_the_cursor_stays_and_catches_up_after(
+    database: Database,
+    settings: Settings,
+    sink: RedisStreamSink,
+    redis_client: redis.Redis,
+    stream: str,
+) -> None:
+    emit_some(database, 2)
+    while run(database, sink, start_at=0):
+        pass
+    reached = cursor_position(database)
+    emit_some(database, 3)
+    down = RedisStreamSink.from_settings(
+        sink_settings(settings, f"redis://127.0.0.1:{closed_port()}/0", stream)
+    )
+    try:
+        with pytest.raises(RedisStreamUnavailable):
+            run(database, down)
+    finally:
+        down.close()
+    assert cursor_position(database) == reached
+    assert redis_client.xlen(stream) == 2
+
+    while run(database, sink):  # Redis is back (the same sink's server, here)
+        pass
+    assert [entry_id for entry_id, _ in entries(redis_client, stream)] == [
+        f"{e.position}-0" for e in outbox(database)
+    ]
 
 
 def test_a_consumer_group_on_another_connection_reads_every_event_once(
