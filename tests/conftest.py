@@ -132,6 +132,8 @@ def settings(database_url: str) -> Settings:
         council_code="E09000012",
         council_name="London Borough of Hackney",
         log_format="json",
+        # Tests that want a dispatcher build one; a served app's own would race them.
+        events_dispatcher=False,
     )
 
 
