@@ -23,6 +23,7 @@ from townhall.platform.auth.admin_api import build_consumers_router
 from townhall.platform.auth.install import describe_access, install_access_control
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
+from townhall.platform.events.subscriptions_api import build_subscriptions_router
 from townhall.platform.health import build_health_router
 from townhall.platform.http.idempotency import IdempotencyStore
 from townhall.platform.http.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
@@ -115,6 +116,13 @@ def create_app(settings: Settings) -> FastAPI:
                     "scopes, and the log of changes to them."
                 ),
             },
+            {
+                "name": "events",
+                "description": (
+                    "Events as records change: webhook subscriptions (signed, retried, "
+                    "replayable), their delivery log and dead letters, and the change feed."
+                ),
+            },
         ],
     )
     app.state.townhall = context
@@ -125,6 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
     # The token endpoint, the key set, and the verifier every require(scope) asks.
     install_access_control(app, context)
     app.include_router(build_consumers_router())
+    app.include_router(build_subscriptions_router())
     app.include_router(build_addresses_router())
     app.include_router(build_address_matches_router())
     build_portal(app, context)

@@ -36,6 +36,12 @@ KNOWN_SCOPES: tuple[Scope, ...] = (
         "consumers:write",
         "Register consumers, rotate their secrets, grant and revoke scopes, disable consumers.",
     ),
+    Scope(
+        "events:subscribe",
+        "Create and manage this consumer's webhook subscriptions, see their delivery log, "
+        "replay and redrive.",
+    ),
+    Scope("events:read", "Read the change feed of every event (GET /api/v1/events)."),
 )
 
 
