@@ -7,6 +7,7 @@ platform's events package never imports a domain.
 from __future__ import annotations
 
 from townhall.domains.addresses.events import ADDRESS_EVENT_TYPES
+from townhall.domains.addresses.search_projection import SearchIndexProjection
 from townhall.platform.events.readers import EventReader
 from townhall.platform.events.registry import EventRegistry, EventType
 from townhall.settings import Settings
@@ -21,7 +22,8 @@ def event_registry() -> EventRegistry:
 
 def event_readers(settings: Settings) -> list[EventReader]:
     """The platform's own readers of the outbox for an instance: read models, and sinks."""
-    readers: list[EventReader] = []
+    # Read models first: they are kept in this database, in the unit that moves their cursor.
+    readers: list[EventReader] = [SearchIndexProjection()]
     if settings.events_redis_stream is not None:
         try:
             # Imported only here: the embedded default must run without the redis extra.

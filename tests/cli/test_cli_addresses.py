@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from townhall.cli import app
 from townhall.demo import BoroughSize, build_borough
+from townhall.domains.addresses import search_index
+from townhall.domains.addresses.models import AddressRecord
 from townhall.domains.addresses.service import count_gazetteer
 from townhall.platform.db import Database
 
@@ -79,3 +82,27 @@ def test_a_file_that_cannot_be_read_fails_with_one_line(database_url: str, tmp_p
     missing = run(database_url, "addresses", "import", str(tmp_path / "missing.dtf"))
     assert missing.exit_code == 1
     assert "cannot be read" in missing.stderr
+
+
+def test_the_search_index_is_current_when_an_import_ends(
+    borough: Database, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "gazetteer.dtf"
+    assert run(database_url, "addresses", "export", str(path)).exit_code == 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("15,"))
+    descriptor = lines[at].split(",")
+    descriptor[4] = "Quillfeather Road"
+    lines[at] = ",".join(descriptor)
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+    result = run(database_url, "addresses", "import", str(path))
+
+    assert result.exit_code == 0, result.output
+    with borough.read() as session:
+        match = search_index.match_text(session, "quillfeather road")
+        on_street = session.scalars(
+            select(AddressRecord.lpi_key).where(AddressRecord.usrn == int(descriptor[3]))
+        ).all()
+    assert match.lpi_keys is not None
+    assert set(match.lpi_keys) == set(on_street) != set()

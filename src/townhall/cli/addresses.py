@@ -10,6 +10,8 @@ ones listed; only a file that cannot be read at all is a failure.
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +28,7 @@ from townhall.domains.addresses.gazetteer_import import (
     export_gazetteer,
     import_gazetteer,
 )
+from townhall.domains.addresses.search_projection import catch_up
 from townhall.platform.logging import configure_logging
 from townhall.platform.progress import build_progress
 
@@ -67,7 +70,8 @@ def import_command(
     """Apply a gazetteer file: only its differences from what Townhall holds are written.
 
     Rows that fail validation are set aside and listed by line; the rest are applied in one
-    transaction, and every change is recorded for the address events. A full supply (DTF file
+    transaction, and every change is recorded and emitted as an address event. The search index is
+    brought up to date with those events before the command ends. A full supply (DTF file
     type F, or a plain CSV) also deletes the records it leaves out.
     """
     settings = load_settings()
@@ -86,6 +90,14 @@ def import_command(
                     )
             except UnreadableFile as exc:
                 fail(str(exc))
+            # The search index follows the import's events; bring it up to date now, so the
+            # index is current when the command ends even with no dispatcher running (one that
+            # is running holds the projection's lease and does it instead).
+            catch_up(
+                database,
+                owner=f"cli-{socket.gethostname()}-{os.getpid()}",
+                lease_seconds=settings.events_lease_seconds,
+            )
     finally:
         database.dispose()
     _print_report(report)

@@ -239,7 +239,7 @@ def test_cross_references_and_history(gazetteer: Database) -> None:
             AddressChange(
                 recorded_at=datetime.now(UTC), import_id=None, record_type="address",
                 record_key=g.lpi_key(1), uprn=g.NO_12, action="updated",
-                changes={"postcode": ["E8 1AB", "E8 1AA"]}, published_at=None,
+                changes={"postcode": ["E8 1AB", "E8 1AA"]},
             )
         )  # fmt: skip
     first = queries.cross_references(gazetteer, g.NO_12, PageRequest(limit=2))

@@ -20,8 +20,14 @@ Every change is a row of ``address_changes``, written with the bulk loader, as a
 of a first import: an update's ``changes`` holds each changed field as ``[old, new]``, a
 deletion's the record's last values as ``[old, null]``, and a creation's nothing, since the
 record itself holds its values (a million creations then cost a million small rows, made in SQL
-from the filled tables when the gazetteer was empty); the search index is refreshed in the same
-unit of work, so nothing is half-applied. Filling an empty gazetteer, the tables' indexes (and on
+from the filled tables when the gazetteer was empty). Every change is also an event in the
+outbox (``townhall.domains.addresses.events``), written in the same unit of work, so a change
+that rolls back tells nobody: an update's data holds its changed fields as ``{"old", "new"}``, a
+creation its values, a deletion its last values. Filling an empty gazetteer emits one
+``gazetteer.loaded`` event instead, builds the search index whole in the same unit of work, and
+places the index's projection just after that event; after that the projection
+(``search_projection``) keeps the index current from the events, and an import leaves it
+alone. Filling an empty gazetteer, the tables' indexes (and on
 PostgreSQL their foreign keys) are dropped and made again after the load. WGS84 coordinates come
 from each property's easting and northing; a property's postcode is that of its best address
 (the lowest logical status). Progress is reported to anything with ``phase`` and ``advance``
@@ -58,7 +64,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from townhall.domains.addresses import search_index
+from townhall.domains.addresses import search_index, search_projection
 from townhall.domains.addresses.dtf import (
     BlpuRecord,
     DescriptorRecord,
@@ -71,6 +77,7 @@ from townhall.domains.addresses.dtf import (
     UnreadableFile,
     sniff,
 )
+from townhall.domains.addresses.events import GAZETTEER_LOADED, RECORD_EVENT_TYPES
 from townhall.domains.addresses.models import (
     AddressChange,
     AddressRecord,
@@ -87,6 +94,9 @@ from townhall.domains.addresses.schemas import (
 )
 from townhall.platform.bulk import insert_rows
 from townhall.platform.db import Base, Database
+from townhall.platform.events import outbox
+from townhall.platform.events.outbox import NewEvent
+from townhall.platform.events.readers import hold_cursor, outbox_end, place_cursor
 from townhall.platform.geography import grid_to_wgs84
 
 __all__ = [
@@ -373,6 +383,19 @@ class _Applier:
                 session.scalar(select(func.count()).select_from(model))
                 for model in (Street, Property, AddressRecord)
             )
+            if empty:
+                # Rebuilt whole below: the projection must not run meanwhile, and its cursor is
+                # locked now, before the tables it reads are, so neither waits for the other.
+                hold_cursor(session, search_projection.READER_NAME)
+            else:
+                # The projection will refresh the index from this import's events: its cursor
+                # must exist before them, or a projection first run later would start past them.
+                place_cursor(
+                    session,
+                    search_projection.READER_NAME,
+                    outbox_end(session),
+                    only_if_missing=True,
+                )
             self.progress.phase("Checking references", 1)
             stored_streets = self._stored_streets()
             streets = self._streets(stored_streets)
@@ -424,7 +447,11 @@ class _Applier:
                     self._record_creations(diffs)
                 else:
                     self._record_changes(diffs)
-            self._refresh_index(empty, street_diff, property_diff, address_diff)
+            if empty:
+                if self._emit_loaded(diffs):
+                    self._build_index()
+            else:
+                self._emit_changes(diffs)
 
     @contextmanager
     def _indexes_rebuilt_after(
@@ -1016,28 +1043,104 @@ class _Applier:
                     },
                 )
 
-    def _refresh_index(
-        self, empty: bool, streets: _Diff, properties: _Diff, addresses: _Diff
-    ) -> None:
-        if empty:
-            self.progress.phase("Building the search index", 1)
-            search_index.refresh(self.session)
-            self.progress.advance(1)
+    def _emit_loaded(self, diffs: Sequence[tuple[str, _Diff]]) -> bool:
+        """Emit one ``gazetteer.loaded`` event for a first import; whether it created anything.
+
+        A million creation events would tell consumers nothing the API does not (ADR 24).
+        """
+        created = {record_type: len(diff.creates) for record_type, diff in diffs}
+        if not any(created.values()):
+            return False
+        import_id = self.report.import_id
+        outbox.emit(
+            self.session,
+            GAZETTEER_LOADED,
+            import_id,
+            {
+                "import_id": import_id,
+                "streets": created["street"],
+                "properties": created["property"],
+                "addresses": created["address"],
+                "cross_references": created["cross_reference"],
+            },
+            correlation_id=import_id,
+        )
+        return True
+
+    def _build_index(self) -> None:
+        """Build the whole search index, and start its projection after the loaded event."""
+        self.progress.phase("Building the search index", 1)
+        search_index.refresh(self.session)
+        place_cursor(
+            self.session,
+            search_projection.READER_NAME,
+            outbox_end(self.session),
+            only_if_missing=False,
+        )
+        self.progress.advance(1)
+
+    def _emit_changes(self, diffs: Sequence[tuple[str, _Diff]]) -> None:
+        """Write one event per change into the outbox, in this import's unit of work."""
+        total = sum(len(d.creates) + len(d.updates) + len(d.deletes) for _, d in diffs)
+        if not total:
             return
-        lpi_keys = {item.lpi_key for item in addresses.creates}
-        lpi_keys |= {new.lpi_key for _, new in addresses.updates}
-        lpi_keys |= {old.lpi_key for old in addresses.deletes}
-        changed_uprns = {new.uprn for _, new in properties.updates}
-        if changed_uprns:
-            lpi_keys |= {
-                key
-                for key, _ in self._stored_pairs(AddressRecord, "lpi_key", "uprn", changed_uprns)
-            }
-        usrns = {new.usrn for _, new in streets.updates} | {old.usrn for old in streets.deletes}
-        if lpi_keys or usrns:
-            self.progress.phase("Refreshing the search index", 1)
-            search_index.refresh(self.session, lpi_keys=lpi_keys, usrns=usrns)
-            self.progress.advance(1)
+        self.progress.phase("Writing events", total)
+        batch: list[NewEvent] = []
+        for new_event in self._change_events(diffs):
+            batch.append(new_event)
+            if len(batch) == 5_000:
+                outbox.emit_many(self.session, batch)
+                self.progress.advance(len(batch))
+                batch = []
+        outbox.emit_many(self.session, batch)
+        self.progress.advance(len(batch))
+
+    def _change_events(self, diffs: Iterable[tuple[str, _Diff]]) -> Iterator[NewEvent]:
+        import_id = self.report.import_id
+        iso: dict[date, str] = {}
+
+        def plain(value: Any) -> Any:
+            if type(value) is date:
+                text = iso.get(value)
+                if text is None:
+                    text = iso[value] = value.isoformat()
+                return text
+            return value
+
+        def event(record_type: str, action: str, record: Any, changes: dict[str, Any]) -> NewEvent:
+            return NewEvent(
+                RECORD_EVENT_TYPES[(record_type, action)],
+                str(record[0]),
+                {
+                    "uprn": None if record_type == "street" else record.uprn,
+                    "import_id": import_id,
+                    "changes": changes,
+                },
+                correlation_id=import_id,
+            )
+
+        for record_type, diff in diffs:
+            for new in diff.creates:
+                changes = {
+                    name: {"old": None, "new": plain(value)}
+                    for name, value in zip(new._fields, new, strict=True)
+                    if value is not None
+                }
+                yield event(record_type, "created", new, changes)
+            for old, new in diff.updates:
+                changes = {
+                    name: {"old": plain(before), "new": plain(after)}
+                    for name, before, after in zip(new._fields, old, new, strict=True)
+                    if before != after
+                }
+                yield event(record_type, "updated", new, changes)
+            for old in diff.deletes:
+                changes = {
+                    name: {"old": plain(value), "new": None}
+                    for name, value in zip(old._fields, old, strict=True)
+                    if value is not None
+                }
+                yield event(record_type, "deleted", old, changes)
 
 
 _MODELS: dict[str, type[Base]] = {

@@ -114,6 +114,18 @@ def place_cursor(session: Session, name: str, position: int, *, only_if_missing:
         )
 
 
+def hold_cursor(session: Session, name: str) -> None:
+    """Create a reader's cursor if missing (at the outbox's end) and lock it until commit.
+
+    While a domain holds it, no ``run_reader`` runs that reader (on PostgreSQL it is skipped;
+    SQLite has one writer anyway). A domain that rebuilds a read model whole holds the cursor
+    from the start of its unit of work, before it locks the tables the reader would read, so
+    the two never wait for each other, then places it with ``place_cursor``.
+    """
+    _create_cursor(session, name, outbox_end(session))
+    session.execute(select(EventCursor.name).where(EventCursor.name == name).with_for_update())
+
+
 def _lease(
     session: Session, name: str, *, owner: str, now: datetime, start_at: int | None
 ) -> EventCursor | None:
