@@ -18,11 +18,12 @@ from fastapi import FastAPI
 from townhall import __version__
 from townhall.domains.addresses.api import build_addresses_router
 from townhall.domains.addresses.matching_api import build_address_matches_router
-from townhall.event_types import event_registry
+from townhall.event_types import event_readers, event_registry
 from townhall.platform.auth.admin_api import build_consumers_router
 from townhall.platform.auth.install import describe_access, install_access_control
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
+from townhall.platform.events.dispatcher import Dispatcher
 from townhall.platform.events.subscriptions_api import build_subscriptions_router
 from townhall.platform.health import build_health_router
 from townhall.platform.http.idempotency import IdempotencyStore
@@ -88,10 +89,27 @@ def create_app(settings: Settings) -> FastAPI:
         retention = asyncio.create_task(
             keep_purging(database, interval=60.0 * settings.retention_interval_minutes)
         )
+        stop_dispatching = asyncio.Event()
+        dispatching = (
+            asyncio.create_task(
+                Dispatcher(
+                    settings, database, event_readers(settings), metrics=metrics.registry
+                ).run(stop_dispatching)
+            )
+            if settings.events_dispatcher
+            else None
+        )
         yield
         retention.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await retention
+        if dispatching is not None:
+            # It finishes the webhooks in flight (each within the timeout) and releases leases.
+            stop_dispatching.set()
+            await asyncio.wait({dispatching}, timeout=settings.events_webhook_timeout_seconds + 5)
+            dispatching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatching
         database.dispose()
         # A store that holds connections (Redis) lets them go with the app.
         close = getattr(rate_limit_store, "close", None)

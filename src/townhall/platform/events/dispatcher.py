@@ -715,3 +715,98 @@ def _insert_new_deliveries(session: Session) -> Insert:
     return sqlite_insert(Delivery).on_conflict_do_nothing(
         index_elements=["subscription_id", "event_position"]
     )
+
+
+@dataclass(frozen=True)
+class SubscriptionProgress:
+    """How far one subscription's deliveries have got."""
+
+    id: str
+    description: str
+    status: str
+    position: int
+    pending: int
+    dead: int
+    oldest_pending: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CursorProgress:
+    """How far one platform reader has read."""
+
+    name: str
+    position: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DispatchStatus:
+    """Where dispatching stands: the outbox's end, each subscription and each reader."""
+
+    outbox_end: int
+    subscriptions: list[SubscriptionProgress]
+    cursors: list[CursorProgress]
+
+
+def dispatch_status(database: Database) -> DispatchStatus:
+    """Read where every subscription and reader stands (for ``townhall events status``)."""
+    with database.read() as session:
+        end = int(session.scalar(select(func.max(OutboxEvent.position))) or 0)
+        counts: dict[tuple[str, str], int] = {}
+        oldest: dict[str, datetime] = {}
+        for row in session.execute(
+            select(
+                Delivery.subscription_id,
+                Delivery.status,
+                func.count(),
+                func.min(Delivery.created_at),
+            )
+            .where(Delivery.status.in_(("pending", "dead")))
+            .group_by(Delivery.subscription_id, Delivery.status)
+        ):
+            counts[(row[0], row[1])] = int(row[2])
+            if row[1] == "pending" and row[3] is not None:
+                oldest[row[0]] = aware(row[3])
+        subscriptions = [
+            SubscriptionProgress(
+                id=row.id,
+                description=row.description,
+                status=row.status,
+                position=int(row.position),
+                pending=counts.get((row.id, "pending"), 0),
+                dead=counts.get((row.id, "dead"), 0),
+                oldest_pending=oldest.get(row.id),
+                lease_owner=row.lease_owner,
+                lease_expires_at=aware(row.lease_expires_at) if row.lease_expires_at else None,
+            )
+            for row in session.execute(
+                select(
+                    Subscription.id,
+                    Subscription.description,
+                    Subscription.status,
+                    Subscription.position,
+                    Subscription.lease_owner,
+                    Subscription.lease_expires_at,
+                ).order_by(Subscription.created_at, Subscription.id)
+            )
+        ]
+        cursors = [
+            CursorProgress(
+                name=row.name,
+                position=int(row.position),
+                lease_owner=row.lease_owner,
+                lease_expires_at=aware(row.lease_expires_at) if row.lease_expires_at else None,
+            )
+            for row in session.execute(
+                select(
+                    EventCursor.name,
+                    EventCursor.position,
+                    EventCursor.lease_owner,
+                    EventCursor.lease_expires_at,
+                ).order_by(EventCursor.name)
+            )
+        ]
+    return DispatchStatus(outbox_end=end, subscriptions=subscriptions, cursors=cursors)
