@@ -23,7 +23,9 @@ from townhall.platform.auth.admin_api import build_consumers_router
 from townhall.platform.auth.install import describe_access, install_access_control
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
+from townhall.platform.events.asyncapi import build_asyncapi_router
 from townhall.platform.events.dispatcher import Dispatcher
+from townhall.platform.events.feed_api import build_feed_router
 from townhall.platform.events.subscriptions_api import build_subscriptions_router
 from townhall.platform.health import build_health_router
 from townhall.platform.http.idempotency import IdempotencyStore
@@ -152,6 +154,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_access_control(app, context)
     app.include_router(build_consumers_router())
     app.include_router(build_subscriptions_router())
+    app.include_router(build_feed_router())
+    app.include_router(build_asyncapi_router())
     app.include_router(build_addresses_router())
     app.include_router(build_address_matches_router())
     build_portal(app, context)
