@@ -56,6 +56,7 @@ bench: install  ## Run the benchmarks and print their figures
 	$(BIN)/python bench/borough.py
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/addresses.py $(if $(TOWNHALL_BENCH_POSTGRES_URL),--postgres $(TOWNHALL_BENCH_POSTGRES_URL))
+	$(BIN)/python bench/events.py $(if $(TOWNHALL_BENCH_POSTGRES_URL),--postgres $(TOWNHALL_BENCH_POSTGRES_URL))
 
 docs: install  ## Regenerate the settings and CLI references from the code
 	$(BIN)/townhall docs generate
