@@ -52,9 +52,12 @@ class Received:
 
 
 class Receiver:
-    """A loopback HTTP server that records webhooks; use as a context manager."""
+    """A loopback HTTP server that records webhooks; use as a context manager.
 
-    def __init__(self) -> None:
+    ``port`` 0 lets the system choose; give one to bring a receiver back where another was.
+    """
+
+    def __init__(self, port: int = 0) -> None:
         self._lock = threading.Condition()
         self._received: list[Received] = []
         self._default = Answer()
@@ -63,7 +66,7 @@ class Receiver:
         self._in_flight_by_key: Counter[tuple[str, str]] = Counter()
         self.max_in_flight = 0
         self.max_in_flight_per_key = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -156,6 +159,9 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go in two writes: with Nagle's algorithm the second waits for
+            # the client's delayed ACK (40 ms), which would measure the receiver, not the sender.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
