@@ -26,7 +26,10 @@ from townhall.platform.db import Database
 from townhall.platform.events.asyncapi import build_asyncapi_router
 from townhall.platform.events.dispatcher import Dispatcher
 from townhall.platform.events.feed_api import build_feed_router
-from townhall.platform.events.subscriptions_api import build_subscriptions_router
+from townhall.platform.events.subscriptions_api import (
+    build_subscriptions_router,
+    describe_event_filters,
+)
 from townhall.platform.health import build_health_router
 from townhall.platform.http.idempotency import IdempotencyStore
 from townhall.platform.http.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
@@ -147,7 +150,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.townhall = context
     install_problem_handlers(app)
-    install_openapi(app, description=API_DESCRIPTION, shapers=[describe_access])
+    install_openapi(
+        app, description=API_DESCRIPTION, shapers=[describe_access, describe_event_filters]
+    )
 
     app.include_router(build_health_router(database, metrics))
     # The token endpoint, the key set, and the verifier every require(scope) asks.

@@ -238,30 +238,30 @@ class AttemptPublic(BaseModel):
         )
 
 
-class ReplayCreate(BaseModel):
-    """Where to deliver again from: after a position, or from a time (exactly one)."""
+class ReplayFromPosition(BaseModel):
+    """Deliver again every event after a position."""
 
     model_config = ConfigDict(extra="forbid")
 
-    from_position: int | None = Field(
-        default=None,
+    from_position: int = Field(
         ge=0,
         le=2**63 - 1,
         description="Events after this position (`sequence`) are delivered again.",
-        json_schema_extra=_never_null,
-    )
-    from_time: AwareDatetime | None = Field(
-        default=None,
-        description="Events committed at or after this time are delivered again.",
-        json_schema_extra=_never_null,
     )
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> ReplayCreate:
-        if (self.from_position is None) == (self.from_time is None):
-            msg = "send exactly one of from_position and from_time"
-            raise ValueError(msg)
-        return self
+
+class ReplayFromTime(BaseModel):
+    """Deliver again every event committed at or after a time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_time: AwareDatetime = Field(
+        description="Events committed at or after this time are delivered again."
+    )
+
+
+# Exactly one of the two: a body with both, or neither, matches no shape and is a 422.
+ReplayCreate = ReplayFromPosition | ReplayFromTime
 
 
 class ReplayPublic(BaseModel):

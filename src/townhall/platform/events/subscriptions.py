@@ -32,7 +32,7 @@ from townhall.platform.events.models import (
     Subscription,
 )
 from townhall.platform.events.outbox import NOTIFY_CHANNEL
-from townhall.platform.events.registry import EventRegistry
+from townhall.platform.events.registry import TYPE_PREFIX, EventRegistry
 from townhall.platform.events.signing_secrets import SecretSealer, new_secret
 from townhall.platform.events.targets import (
     TargetRefused,
@@ -224,6 +224,8 @@ def update_subscription(
     if unknown:
         field_errors = [FieldError(f"body.{name}", "This cannot be changed.") for name in unknown]
         raise ValidationFailed(sorted(field_errors, key=lambda e: e.field))
+    # Whose it is comes first: a stranger's id is a 404 whatever the patch says.
+    get_subscription(database, consumer_id, subscription_id)
     values = dict(changes)
     if "event_types" in values:
         values["event_types"] = _check_filters(registry, values["event_types"], "body.event_types")
@@ -418,13 +420,37 @@ def redrive(
     return count
 
 
+def published_filters(registry: EventRegistry) -> list[str]:
+    """Every filter a subscription may name: each type, and each prefix ending at a dot + ``*``.
+
+    The OpenAPI document lists them (so a client can offer them), and only they are accepted:
+    a ``*`` after part of a word (``uk.gov.townhall.addr*``) would quietly select types added
+    later that it was never meant to.
+    """
+    found: set[str] = set()
+    for event_type in registry:
+        found.add(event_type.type)
+        parts = event_type.type.split(".")
+        # From the common prefix (uk.gov.townhall.*) down to the domain's own (...address.*).
+        for end in range(TYPE_PREFIX.count("."), len(parts)):
+            found.add(".".join(parts[:end]) + ".*")
+    return sorted(found)
+
+
 def _check_filters(registry: EventRegistry, patterns: Sequence[str], field: str) -> list[str]:
     errors: list[FieldError] = []
+    allowed = set(published_filters(registry))
     for index, pattern in enumerate(patterns):
         try:
             registry.check_filter(pattern)
         except TownhallError as exc:
             errors.append(FieldError(f"{field}.{index}", exc.detail))
+            continue
+        if pattern not in allowed:
+            message = (
+                f"{pattern!r}: a '*' may only follow a dot, as in 'uk.gov.townhall.address.*'."
+            )
+            errors.append(FieldError(f"{field}.{index}", message))
     if errors:
         raise ValidationFailed(errors)
     # Duplicates dropped, order kept: the list is shown back as the consumer wrote it.

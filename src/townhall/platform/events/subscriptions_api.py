@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 
 from townhall.errors import (
     Conflict,
@@ -78,6 +78,22 @@ def _registry(request: Request) -> EventRegistry:
     registry = request.app.state.townhall.event_types
     assert isinstance(registry, EventRegistry)
     return registry
+
+
+def describe_event_filters(app: FastAPI, document: dict[str, Any]) -> None:
+    """List the filters ``event_types`` accepts in the OpenAPI document (an OpenAPI shaper).
+
+    They come from the app's registry, which the request models cannot know when imported.
+    """
+    registry = app.state.townhall.event_types
+    assert isinstance(registry, EventRegistry)
+    filters = subscriptions.published_filters(registry)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("SubscriptionCreate", "SubscriptionUpdate"):
+        prop = schemas.get(name, {}).get("properties", {}).get("event_types", {})
+        for option in [prop, *prop.get("anyOf", [])]:
+            if "items" in option:
+                option["items"]["enum"] = filters
 
 
 def build_subscriptions_router() -> APIRouter:
@@ -280,8 +296,8 @@ def _add_delivery_routes(router: APIRouter) -> None:
             database,
             principal.consumer_id,
             subscription_id,
-            from_position=body.from_position,
-            from_time=body.from_time,
+            from_position=getattr(body, "from_position", None),
+            from_time=getattr(body, "from_time", None),
         )
         return ReplayPublic(reset=replayed.reset, position=replayed.position)
 
