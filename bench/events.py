@@ -16,12 +16,15 @@ subscription to every address event, whose target is a loopback receiver:
 * **ceiling**: ``--burst`` events committed in one unit of work, then the time until the
   receiver has them all: the throughput ceiling of one dispatcher, in events per second.
 
-The dispatcher is the product's own, ``townhall.platform.events.dispatcher.Dispatcher``, run
-in the benchmark's process as ``townhall serve`` runs it in each worker (the embedded
-default): the producer is a thread of the same process, woken through the in-process commit
-signal, signing every webhook with the subscription's secret and recording every try in the
-delivery log. The receiver is a uvicorn server in a process of its own, so it does not compete
-with the dispatcher for the GIL.
+The dispatcher is the product's own, ``townhall.platform.events.dispatcher.Dispatcher``,
+signing every webhook with the subscription's secret and recording every try in the delivery
+log. By default it runs in the benchmark's process, as ``townhall serve`` runs it in each
+worker (the embedded default): the producer is a thread of the same process, as a request
+handler is, and wakes it through the in-process commit signal. With ``--dispatcher process``
+it is ``townhall events run`` in a process of its own, woken across processes (SQLite's
+``data_version``, PostgreSQL's LISTEN/NOTIFY), as a deployment with separate dispatchers runs.
+The receiver is a uvicorn server in a process of its own, so it does not compete with the
+dispatcher for the GIL.
 
 **Baseline**, measured in the same run against the same receiver: the same event bodies POSTed
 by plain ``httpx`` from this process, with no database, at the same rate (latency from just
@@ -40,14 +43,15 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,57 +281,118 @@ def ceiling_of(ids: list[str], committed: float, received: list[tuple[str, float
 
 
 class CpuMeter:
-    """CPU seconds used by this process (every thread) and by the receiver, over a phase."""
+    """CPU seconds used by the product's side (this process and any dispatcher process) and by
+    the receiver, over a phase."""
 
-    def __init__(self, receiver: str, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, receiver: str, client: httpx.AsyncClient, dispatcher_pid: int | None = None
+    ) -> None:
         self._receiver = receiver
         self._client = client
+        self._pid = dispatcher_pid
         self._here = 0.0
         self._there = 0.0
 
     async def _receiver_cpu(self) -> float:
         return float((await self._client.get(f"{self._receiver}/cpu")).text)
 
+    def _product_cpu(self) -> float:
+        used = time.process_time()
+        if self._pid is not None:
+            # utime and stime, fields 14 and 15 of /proc/PID/stat, in clock ticks.
+            fields = Path(f"/proc/{self._pid}/stat").read_text().rpartition(")")[2].split()
+            used += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return used
+
     async def start(self) -> None:
-        self._here, self._there = time.process_time(), await self._receiver_cpu()
+        self._here, self._there = self._product_cpu(), await self._receiver_cpu()
 
     async def per_event(self, events: int) -> tuple[float, float]:
-        """Milliseconds of CPU per event: this process's, the receiver's."""
-        here = time.process_time() - self._here
+        """Milliseconds of CPU per event: the product's side, the receiver's."""
+        here = self._product_cpu() - self._here
         there = await self._receiver_cpu() - self._there
         return here * 1000 / events, there * 1000 / events
+
+
+def dispatcher_environment(settings: Settings) -> dict[str, str]:
+    """``TOWNHALL_*`` variables for ``townhall events run`` on the benchmark's instance."""
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith("TOWNHALL_")
+    }
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    environment.update(
+        {
+            "TOWNHALL_ENVIRONMENT": settings.environment.value,
+            "TOWNHALL_SECRET_KEY": secret,
+            "TOWNHALL_DATABASE_URL": settings.database_url,
+            "TOWNHALL_COUNCIL_CODE": settings.council_code,
+            "TOWNHALL_LOG_FORMAT": "json",
+            "TOWNHALL_LOG_LEVEL": "WARNING",
+            "TOWNHALL_EVENTS_ALLOW_PRIVATE_TARGETS": "true",
+        }
+    )
+    return environment
+
+
+@asynccontextmanager
+async def running_dispatcher(
+    settings: Settings, database: Database, separate: bool
+) -> AsyncIterator[int | None]:
+    """The product's dispatcher, running: in this process, or ``townhall events run``.
+
+    Yields the dispatcher process's id when it has one of its own.
+    """
+    if separate:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "townhall.cli", "events", "run"],
+            env=dispatcher_environment(settings),
+        )
+        try:
+            await asyncio.sleep(3)  # started, and holding the subscription's lease
+            if process.poll() is not None:
+                sys.exit("townhall events run stopped at once")
+            yield process.pid
+        finally:
+            process.send_signal(signal.SIGINT)
+            await asyncio.to_thread(process.wait, 30)
+        return
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(settings, database, event_readers(settings), owner="bench")
+    running = asyncio.create_task(dispatcher.run(stop))
+    try:
+        await asyncio.sleep(0.5)  # holding the subscription's lease
+        yield None
+    finally:
+        stop.set()
+        await running
 
 
 async def through_dispatcher(
     settings: Settings, database: Database, receiver: str, arguments: argparse.Namespace
 ) -> dict[str, Any]:
     """Run the product's dispatcher while the producer commits; measure both phases."""
-    stop = asyncio.Event()
-    dispatcher = Dispatcher(settings, database, event_readers(settings), owner="bench")
-    running = asyncio.create_task(dispatcher.run(stop))
     figures: dict[str, Any] = {}
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            cpu = CpuMeter(receiver, client)
-            await asyncio.sleep(0.5)  # the dispatcher has taken its lease on the subscription
-            await cpu.start()
-            committed, figures["rate_kept"] = await asyncio.to_thread(
-                produce_steadily, database, arguments.rate, arguments.seconds
-            )
-            await wait_for(receiver, client, len(committed))
-            figures["steady_cpu"] = await cpu.per_event(len(committed))
-            figures["steady"] = Latencies.of(committed, await fetch_received(receiver, client))
-            await reset(receiver, client)
+    separate = arguments.dispatcher == "process"
+    async with (
+        running_dispatcher(settings, database, separate) as pid,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        cpu = CpuMeter(receiver, client, pid)
+        await cpu.start()
+        committed, figures["rate_kept"] = await asyncio.to_thread(
+            produce_steadily, database, arguments.rate, arguments.seconds
+        )
+        await wait_for(receiver, client, len(committed))
+        figures["steady_cpu"] = await cpu.per_event(len(committed))
+        figures["steady"] = Latencies.of(committed, await fetch_received(receiver, client))
+        await reset(receiver, client)
 
-            await cpu.start()
-            ids, at = await asyncio.to_thread(produce_at_once, database, arguments.burst)
-            await wait_for(receiver, client, len(ids))
-            figures["ceiling_cpu"] = await cpu.per_event(len(ids))
-            figures["ceiling"] = ceiling_of(ids, at, await fetch_received(receiver, client))
-            await reset(receiver, client)
-    finally:
-        stop.set()
-        await running
+        await cpu.start()
+        ids, at = await asyncio.to_thread(produce_at_once, database, arguments.burst)
+        await wait_for(receiver, client, len(ids))
+        figures["ceiling_cpu"] = await cpu.per_event(len(ids))
+        figures["ceiling"] = ceiling_of(ids, at, await fetch_received(receiver, client))
+        await reset(receiver, client)
     return figures
 
 
@@ -543,6 +608,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="of steady events (30)")
     parser.add_argument("--burst", type=int, default=20_000, help="events at once (20,000)")
     parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--dispatcher",
+        choices=("inprocess", "process"),
+        default="inprocess",
+        help="in this process as `townhall serve` runs it (default), or `townhall events run`",
+    )
     # How the benchmark starts its receiver in a process of its own.
     parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -553,9 +624,14 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     arguments.concurrency = bench_settings("sqlite://").events_webhook_concurrency
+    where = (
+        "`townhall events run` in a process of its own (woken across processes)"
+        if arguments.dispatcher == "process"
+        else "in this process, as in `townhall serve` (woken in process)"
+    )
     print(
-        f"{os.cpu_count()} cores; dispatcher in this process (as in `townhall serve`), the "
-        "receiver in its own; baseline: plain httpx POSTs of the same bodies, no database",
+        f"{os.cpu_count()} cores; dispatcher {where}; the receiver in its own process; "
+        "baseline: plain httpx POSTs of the same bodies, no database",
         flush=True,
     )
     with receiver_process() as receiver:
