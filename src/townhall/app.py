@@ -92,7 +92,11 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         retention = asyncio.create_task(
-            keep_purging(database, interval=60.0 * settings.retention_interval_minutes)
+            keep_purging(
+                database,
+                interval=60.0 * settings.retention_interval_minutes,
+                events_kept_for=timedelta(days=settings.events_retention_days),
+            )
         )
         stop_dispatching = asyncio.Event()
         dispatching = (

@@ -95,6 +95,9 @@ def test_purge_deletes_only_what_ended_more_than_a_day_ago(database: Database) -
         "auth_sessions": 2,
         "auth_one_time_codes": 2,
         "auth_sign_in_attempts": 1,
+        "event_delivery_attempts": 0,
+        "event_deliveries": 0,
+        "event_outbox": 0,
     }
     assert _count(database, PortalSession) == 2
     assert _count(database, OneTimeCode) == 1

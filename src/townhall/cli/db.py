@@ -13,6 +13,7 @@ import importlib.util
 import subprocess
 import sys
 from argparse import Namespace
+from datetime import timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Annotated
@@ -70,7 +71,8 @@ def upgrade_and_report(database: Database, revision: str = "head") -> None:
 
 @db_app.command()
 def purge() -> None:
-    """Delete expired sessions, one-time codes, sign-in attempts and idempotency keys.
+    """Delete expired sessions, one-time codes, sign-in attempts, idempotency keys, and events
+    and finished webhook deliveries past TOWNHALL_EVENTS_RETENTION_DAYS.
 
     Served instances do this every hour by themselves; run it from a scheduler for a database
     no server is running against.
@@ -79,7 +81,9 @@ def purge() -> None:
     database = open_database(settings)
     try:
         with database_errors(settings.database_url):
-            counts = purge_expired(database)
+            counts = purge_expired(
+                database, events_kept_for=timedelta(days=settings.events_retention_days)
+            )
     finally:
         database.dispose()
     for table, count in counts.items():
