@@ -7,6 +7,7 @@ port. Events enter through ``outbox.emit`` in real units of work on the backend 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -22,6 +23,7 @@ from tests.conftest import require_service
 from townhall.domains.addresses.events import ADDRESS_EVENT_TYPES
 from townhall.event_types import event_readers
 from townhall.platform.db import Database
+from townhall.platform.events.dispatcher import Dispatcher
 from townhall.platform.events.envelope import to_json_bytes
 from townhall.platform.events.models import EventCursor, OutboxEvent
 from townhall.platform.events.outbox import NewEvent, emit, emit_many
@@ -287,6 +289,33 @@ def test_when_redis_is_down_the_cursor_stays_and_catches_up_after(
         pass
     assert [entry_id for entry_id, _ in entries(redis_client, stream)] == [
         f"{e.position}-0" for e in outbox(database)
+    ]
+
+
+def test_the_dispatcher_feeds_the_stream_from_when_it_was_turned_on(
+    database: Database, settings: Settings, redis_url: str, redis_client: redis.Redis, stream: str
+) -> None:
+    emit_some(database, 2)  # before the stream was turned on: not in it
+    with_stream = sink_settings(settings, redis_url, stream)
+    readers = event_readers(with_stream)
+
+    async def passes() -> None:
+        dispatcher = Dispatcher(with_stream, database, readers, owner="test")
+        try:
+            await dispatcher.run_once()
+            emit_some(database, 3, per_unit=2)
+            await dispatcher.run_once()
+        finally:
+            await dispatcher.close()
+
+    try:
+        asyncio.run(passes())
+    finally:
+        for reader in readers:
+            if isinstance(reader, RedisStreamSink):
+                reader.close()
+    assert [entry_id for entry_id, _ in entries(redis_client, stream)] == [
+        f"{e.position}-0" for e in outbox(database)[2:]
     ]
 
 
