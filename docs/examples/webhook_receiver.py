@@ -92,7 +92,7 @@ class SeenIds:
 
 def handle(event: dict[str, Any]) -> None:
     """Your work: here, print the event's type, subject and position."""
-    print(event.get("type"), event.get("subject"), event.get("sequence"), flush=True)
+    print(event.get("type"), event.get("subject"), int(event.get("sequence", 0)), flush=True)
 
 
 def make_handler(
