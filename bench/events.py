@@ -77,8 +77,8 @@ from townhall.settings import Settings
 
 UPDATED = next(t for t in ADDRESS_EVENT_TYPES if t.name == "address.updated")
 LATENCY_TARGET_MS = 100.0
-# How long to wait for the last webhooks after the producer has finished, at most.
-DRAIN_SECONDS = 120.0
+# Webhooks still missing when none has arrived for this long are counted as missing.
+STALL_SECONDS = 30.0
 
 
 def event_data(n: int) -> dict[str, Any]:
@@ -232,10 +232,15 @@ async def fetch_received(receiver: str, client: httpx.AsyncClient) -> list[tuple
 
 
 async def wait_for(receiver: str, client: httpx.AsyncClient, count: int) -> None:
-    """Until the receiver has ``count`` webhooks, or ``DRAIN_SECONDS`` have passed."""
-    deadline = time.monotonic() + DRAIN_SECONDS
-    while time.monotonic() < deadline:
-        if int((await client.get(f"{receiver}/count")).text) >= count:
+    """Until the receiver has ``count`` webhooks, or none has arrived for ``STALL_SECONDS``."""
+    seen, since = -1, time.monotonic()
+    while True:
+        now = int((await client.get(f"{receiver}/count")).text)
+        if now >= count:
+            return
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since > STALL_SECONDS:
             return
         await asyncio.sleep(0.2)
 
