@@ -569,7 +569,7 @@ def print_report(backend: str, figures: dict[str, Any], arguments: argparse.Name
         f"{product['rate_kept']:.0f}/s (asked {arguments.rate:g}/s)"
     )
     print(
-        f"{'':24}{'p50':>9}{'p95':>9}{'p99':>9}{'worst':>9}  missing  dupes"
+        f"{'':24}{'p50':>11}{'p95':>11}{'p99':>11}{'worst':>11}  missing  dupes"
         "  CPU ms/event (here, receiver)"
     )
     rows = (
@@ -578,12 +578,12 @@ def print_report(backend: str, figures: dict[str, Any], arguments: argparse.Name
     )
     for label, row, (here, there) in rows:
         print(
-            f"  {label:22}{row.p50:7.1f}ms{row.p95:7.1f}ms{row.p99:7.1f}ms{row.worst:7.1f}ms"
+            f"  {label:22}{row.p50:9.1f}ms{row.p95:9.1f}ms{row.p99:9.1f}ms{row.worst:9.1f}ms"
             f"  {row.missing:7}  {row.duplicates:5}  {here:6.2f}, {there:.2f}"
         )
     print(
-        f"  {'ratio':22}{steady.p50 / base.p50:8.1f}x{steady.p95 / base.p95:8.1f}x"
-        f"{steady.p99 / base.p99:8.1f}x{steady.worst / base.worst:8.1f}x"
+        f"  {'ratio':22}{steady.p50 / base.p50:10.1f}x{steady.p95 / base.p95:10.1f}x"
+        f"{steady.p99 / base.p99:10.1f}x{steady.worst / base.worst:10.1f}x"
         f"{'':17}{product['steady_cpu'][0] / plain['steady_cpu'][0]:6.1f}x"
     )
     print(f"  target p95 <= {LATENCY_TARGET_MS:.0f} ms: {met} ({steady.p95:.1f} ms)")
