@@ -25,7 +25,7 @@ from townhall.platform.context import AppContext
 from townhall.platform.db import Database
 from townhall.platform.events.asyncapi import build_asyncapi_router
 from townhall.platform.events.dispatcher import Dispatcher
-from townhall.platform.events.feed_api import build_feed_router
+from townhall.platform.events.feed_api import build_feed_router, describe_feed_filters
 from townhall.platform.events.subscriptions_api import (
     build_subscriptions_router,
     describe_event_filters,
@@ -155,7 +155,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.townhall = context
     install_problem_handlers(app)
     install_openapi(
-        app, description=API_DESCRIPTION, shapers=[describe_access, describe_event_filters]
+        app,
+        description=API_DESCRIPTION,
+        shapers=[describe_access, describe_event_filters, describe_feed_filters],
     )
 
     app.include_router(build_health_router(database, metrics))

@@ -101,6 +101,7 @@ def test_type_filters_select_events_and_stay_in_the_link(
         ({"wait": "31"}, "query.wait"),
         ({"type": "uk.gov.townhall.adress.*"}, "query.type"),
         ({"type": "address.updated"}, "query.type"),
+        ({"type": "uk.gov.townhall.addr*"}, "query.type"),
     ],
 )
 def test_bad_input_is_a_problem_naming_the_field(

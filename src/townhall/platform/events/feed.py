@@ -16,16 +16,25 @@ from townhall.errors import FieldError, UnprocessableContent, ValidationFailed
 from townhall.platform.db import Database
 from townhall.platform.events.models import OutboxEvent
 from townhall.platform.events.registry import EventRegistry
+from townhall.platform.events.subscriptions import published_filters
 
 
 def checked_filters(registry: EventRegistry, filters: Sequence[str]) -> list[str]:
     """The filters, each checked against the registry; a 422 naming ``query.type`` if not."""
     errors: list[FieldError] = []
+    allowed = set(published_filters(registry))
     for pattern in filters:
         try:
             registry.check_filter(pattern)
         except UnprocessableContent as exc:
             errors.append(FieldError(field="query.type", message=exc.detail))
+            continue
+        if pattern not in allowed:
+            # The same filters as a subscription's (published in the OpenAPI document).
+            message = (
+                f"{pattern!r}: a '*' may only follow a dot, as in 'uk.gov.townhall.address.*'."
+            )
+            errors.append(FieldError(field="query.type", message=message))
     if errors:
         raise ValidationFailed(errors)
     return list(dict.fromkeys(filters))

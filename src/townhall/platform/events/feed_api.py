@@ -12,7 +12,7 @@ import time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,8 @@ from townhall.platform.auth.dependencies import require
 from townhall.platform.auth.principal import Principal
 from townhall.platform.events import envelope
 from townhall.platform.events.feed import checked_filters, read_feed
+from townhall.platform.events.registry import EventRegistry
+from townhall.platform.events.subscriptions import published_filters
 from townhall.platform.events.wakeup import signal_for
 from townhall.platform.http.dependencies import DatabaseDep, SettingsDep, app_context
 from townhall.platform.http.routing import api_router
@@ -43,6 +45,20 @@ class FeedPage(BaseModel):
         ge=0,
         description="Pass as `after` to read on: the last item's position, or `after` if none.",
     )
+
+
+def describe_feed_filters(app: FastAPI, document: dict[str, Any]) -> None:
+    """List the filters ``type`` accepts in the OpenAPI document (an OpenAPI shaper)."""
+    registry = app.state.townhall.event_types
+    assert isinstance(registry, EventRegistry)
+    filters = published_filters(registry)
+    operation = document.get("paths", {}).get("/api/v1/events", {}).get("get", {})
+    for parameter in operation.get("parameters", []):
+        if parameter.get("name") == "type":
+            schema = parameter.get("schema", {})
+            for option in [schema, *schema.get("anyOf", [])]:
+                if "items" in option:
+                    option["items"]["enum"] = filters
 
 
 def build_feed_router() -> APIRouter:
