@@ -6,13 +6,14 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from townhall.platform.db import Database
+from townhall.platform.db import Database, aware
 from townhall.platform.events.models import EventCursor, OutboxEvent
 from townhall.platform.events.outbox import NewEvent, emit_many
 from townhall.platform.events.readers import place_cursor, run_reader
@@ -215,3 +216,100 @@ def test_a_placed_cursor_is_kept_unless_moved_on_purpose(database: Database) -> 
     reader = _Recorder(name="test-placed")
     assert run_reader(database, reader, owner="a", lease_seconds=30) == 1
     assert [subject for _, subject in reader.seen] == ["n-3"]
+
+
+@dataclass(frozen=True)
+class _Row:
+    position: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    updated_at: datetime
+
+
+def _row(database: Database, name: str) -> _Row:
+    with database.read() as session:
+        row = session.get(EventCursor, name)
+        assert row is not None
+        expires = None if row.lease_expires_at is None else aware(row.lease_expires_at)
+        return _Row(row.position, row.lease_owner, expires, aware(row.updated_at))
+
+
+def _counting_write_units(database: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the write units ``database`` opens from now on (each still opened for real)."""
+    opened: list[int] = []
+    real_write = database.write
+
+    def write() -> object:
+        opened.append(1)
+        return real_write()
+
+    monkeypatch.setattr(database, "write", write)
+    return opened
+
+
+def test_an_idle_call_with_a_fresh_lease_writes_nothing(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = _Recorder()
+    run_reader(database, reader, owner="a", lease_seconds=300)
+    _emit(database, "n-1")
+    assert run_reader(database, reader, owner="a", lease_seconds=300) == 1
+    before = _row(database, reader.name)
+    opened = _counting_write_units(database, monkeypatch)
+
+    assert run_reader(database, reader, owner="a", lease_seconds=300) == 0
+    # Another owner, while a's lease runs, has nothing to write either.
+    assert run_reader(database, reader, owner="b", lease_seconds=300) == 0
+
+    assert opened == [], "no write unit, so no commit for the other processes' watchers to see"
+    assert _row(database, reader.name) == before
+
+
+def test_new_events_still_open_a_write_unit_and_move_the_cursor(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = _Recorder()
+    run_reader(database, reader, owner="a", lease_seconds=300)
+    opened = _counting_write_units(database, monkeypatch)
+    assert run_reader(database, reader, owner="a", lease_seconds=300) == 0
+    assert opened == []
+
+    monkeypatch.undo()
+    _emit(database, "n-1")
+    opened = _counting_write_units(database, monkeypatch)
+    assert run_reader(database, reader, owner="a", lease_seconds=300) == 1
+    assert opened == [1]
+    assert [subject for _, subject in reader.seen] == ["n-1"]
+
+
+def test_an_idle_call_renews_a_lease_a_third_gone(database: Database) -> None:
+    reader = _Recorder()
+    run_reader(database, reader, owner="a", lease_seconds=300)
+    # As if most of a's lease had gone by since it was last renewed.
+    short = datetime.now(UTC) + timedelta(seconds=60)
+    with database.write() as session:
+        session.execute(
+            update(EventCursor)
+            .where(EventCursor.name == reader.name)
+            .values(lease_expires_at=short)
+        )
+    before = _row(database, reader.name)
+
+    assert run_reader(database, reader, owner="a", lease_seconds=300) == 0
+
+    after = _row(database, reader.name)
+    assert after.lease_owner == "a"
+    assert after.lease_expires_at is not None
+    assert after.lease_expires_at > short, "renewed before it could run out"
+    assert after.position == before.position
+    assert after.updated_at == before.updated_at, "the cursor did not move"
+
+
+def test_an_idle_call_takes_a_free_lease(database: Database) -> None:
+    reader = _Recorder()
+    run_reader(database, reader, owner="a", lease_seconds=0)
+    assert _row(database, reader.name).lease_owner == "a"
+
+    # a's lease has lapsed: b takes it though there is nothing to read.
+    assert run_reader(database, reader, owner="b", lease_seconds=300) == 0
+    assert _row(database, reader.name).lease_owner == "b"

@@ -57,17 +57,25 @@ def run_reader(
 ) -> int:
     """Hand ``reader`` the next events after its cursor; return how many events were read.
 
-    In one write unit of work: take (or renew) the lease on the reader's cursor, creating the
-    cursor if it is missing at ``start_at`` or, by default, at the outbox's end; read up to
-    ``batch`` events after it; give those its ``type_filters`` select to ``reader.handle``
-    (events it does not want still move the cursor); move the cursor past them. Returns 0 when
-    there is nothing new or another owner holds an unexpired lease. If ``handle`` raises, the
-    unit of work rolls back, the cursor stays where it was, and the exception propagates for the
-    caller to log and retry.
+    First, in a read unit (cheap, and no commit another process could notice): when the cursor
+    exists and its lease is another owner's, or is ours with at most a third of it gone and no
+    event follows the cursor, there is nothing to write and 0 is returned at once. An idle
+    dispatcher then commits nothing (on SQLite every commit wakes the cross-process watchers,
+    so writing on every pass made idle dispatchers wake one another, and themselves, for ever).
+
+    Otherwise, in one write unit of work: take (or renew) the lease on the reader's cursor,
+    creating the cursor if it is missing at ``start_at`` or, by default, at the outbox's end;
+    read up to ``batch`` events after it; give those its ``type_filters`` select to
+    ``reader.handle`` (events it does not want still move the cursor); move the cursor past
+    them. Returns 0 when there is nothing new or another owner holds an unexpired lease. If
+    ``handle`` raises, the unit of work rolls back, the cursor stays where it was, and the
+    exception propagates for the caller to log and retry.
     """
     if batch < 1:
         msg = "batch must be at least 1"
         raise ValueError(msg)
+    if not _needs_writing(database, reader.name, owner=owner, lease_seconds=lease_seconds):
+        return 0
     with database.write() as session:
         now = datetime.now(UTC)
         cursor = _lease(session, reader.name, owner=owner, now=now, start_at=start_at)
@@ -95,6 +103,36 @@ def run_reader(
         cursor.position = events[-1].position
         cursor.updated_at = now
         return len(events)
+
+
+def _needs_writing(database: Database, name: str, *, owner: str, lease_seconds: float) -> bool:
+    """Whether ``run_reader`` has work for a write unit: events, a cursor or a lease to take.
+
+    A lease of ours is renewed once a third of it has gone, as the dispatcher renews its
+    subscriptions' leases: its passes come at least every third of a lease, so a renewal is
+    never missed before the lease runs out. The write unit checks everything again under its
+    lock; this only spares it when it would surely find nothing to do.
+    """
+    with database.read() as session:
+        row = session.execute(
+            select(
+                EventCursor.lease_owner,
+                EventCursor.lease_expires_at,
+                select(OutboxEvent.position)
+                .where(OutboxEvent.position > EventCursor.position)
+                .exists()
+                .label("behind"),
+            ).where(EventCursor.name == name)
+        ).one_or_none()
+    if row is None:
+        return True  # the cursor is to be created
+    now = datetime.now(UTC)
+    expires = aware(row.lease_expires_at) if row.lease_expires_at is not None else None
+    if expires is None or row.lease_owner is None or expires <= now:
+        return True  # a free lease: take it (and read what is new), as the write unit would
+    if row.lease_owner != owner:
+        return False  # another owner's: the write unit would return 0 without a change
+    return bool(row.behind) or expires <= now + timedelta(seconds=lease_seconds * (2.0 / 3.0))
 
 
 def place_cursor(session: Session, name: str, position: int, *, only_if_missing: bool) -> None:
