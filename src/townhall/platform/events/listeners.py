@@ -8,7 +8,12 @@ This module owns the cross-process wake-ups (the in-process one is ``wakeup``):
   reopened, and counted as a wake-up since notifications may have been missed meanwhile.
 - SQLite: a dedicated connection reads ``PRAGMA data_version`` every 20 ms. The number changes
   whenever another connection commits to the file, and reading it touches no table and takes
-  no lock: a few microseconds.
+  no lock: a few microseconds. Any commit changes it, the dispatchers' own outcome writes and
+  lease renewals too, so on a change the watcher reads the outbox's end and the subscriptions'
+  latest change (and their count) on the same connection, two index look-ups, and wakes only
+  when one of them moved: new events, or a subscription created, changed (paused, resumed,
+  replayed, redriven) or deleted. Otherwise every dispatcher's writes would wake every
+  dispatcher, itself included, for a pass with nothing to do.
 
 Each watcher is a task that calls ``wake()`` (it sets the dispatcher's event); it never reads
 the outbox itself: the outbox is the truth, a wake-up only says "look now". A wake-up too many
@@ -66,15 +71,24 @@ async def _watch_sqlite(database: Database, wake: Wake) -> None:
     connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     try:
         last = _data_version(connection)
+        try:
+            marks = _marks(connection)
+        except sqlite3.Error:  # busy for a moment: the first commit seen then wakes
+            marks = None
         while True:
             await asyncio.sleep(SQLITE_POLL_SECONDS)
             try:
                 version = _data_version(connection)
+                if version == last:
+                    continue
+                last = version
+                now = _marks(connection)
             except sqlite3.Error as exc:  # the file busy or gone for a moment: try again
                 log.warning("events.listener.sqlite_failed", error=type(exc).__name__)
                 continue
-            if version != last:
-                last = version
+            # None: the tables are not there (yet), so any commit may matter.
+            if now is None or now != marks:
+                marks = now
                 wake()
     finally:
         connection.close()
@@ -83,6 +97,27 @@ async def _watch_sqlite(database: Database, wake: Wake) -> None:
 def _data_version(connection: sqlite3.Connection) -> int:
     row = connection.execute("PRAGMA data_version").fetchone()
     return int(row[0])
+
+
+# What a dispatcher must act on at once: the outbox's end (new events) and the subscriptions'
+# latest change and count (created, paused, resumed, replayed, redriven: each sets updated_at;
+# deleted). A dispatcher's own writes (deliveries, attempts, positions, leases) move none.
+_MARKS = (
+    "SELECT (SELECT max(position) FROM event_outbox),"
+    " (SELECT max(updated_at) FROM event_subscriptions),"
+    " (SELECT count(*) FROM event_subscriptions)"
+)
+
+
+def _marks(connection: sqlite3.Connection) -> tuple[object, ...] | None:
+    """The outbox's end and the subscriptions' marks, read in one statement (one snapshot)."""
+    try:
+        row = connection.execute(_MARKS).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return tuple(row)
 
 
 async def _listen_postgresql(database: Database, wake: Wake) -> None:
