@@ -8,23 +8,27 @@ For each backend (SQLite in a temporary folder; with ``--postgres``, also a data
 that server for the run and dropped after), on a freshly migrated database with one active
 subscription to every address event, whose target is a loopback receiver:
 
-* **steady**: a producer commits one event per unit of work (``outbox.emit``, as a request
-  handler does) at ``--rate`` events per second for ``--seconds``, and notes ``time.time()``
-  right after each commit. The receiver notes ``time.time()`` when each webhook's body has
-  arrived. Latency is the difference (one machine, one clock): p50, p95, p99 and the worst
-  (target: p95 at most 100 ms);
+* **steady**: a producer, a process of its own on the same database, commits one event per
+  unit of work (``outbox.emit``, as a request handler does) at ``--rate`` events per second for
+  ``--seconds``, and notes ``time.time()`` right after each commit. The receiver notes
+  ``time.time()`` when each webhook's body has arrived. Latency is the difference (one
+  machine, one clock): p50, p95, p99 and the worst (target: p95 at most 100 ms);
 * **ceiling**: ``--burst`` events committed in one unit of work, then the time until the
   receiver has them all: the throughput ceiling of one dispatcher, in events per second.
 
 The dispatcher is the product's own, ``townhall.platform.events.dispatcher.Dispatcher``,
 signing every webhook with the subscription's secret and recording every try in the delivery
 log. By default it runs in the benchmark's process, as ``townhall serve`` runs it in each
-worker (the embedded default): the producer is a thread of the same process, as a request
-handler is, and wakes it through the in-process commit signal. With ``--dispatcher process``
-it is ``townhall events run`` in a process of its own, woken across processes (SQLite's
-``data_version``, PostgreSQL's LISTEN/NOTIFY), as a deployment with separate dispatchers runs.
-The receiver is a uvicorn server in a process of its own, so it does not compete with the
-dispatcher for the GIL.
+worker (the embedded default). With ``--dispatcher process`` it is ``townhall events run`` in a
+process of its own, as a deployment with separate dispatchers runs. Either way the steady
+producer is a process of its own, whose commits wake the dispatcher across processes (SQLite's
+``data_version``, PostgreSQL's LISTEN/NOTIFY): events come from API requests and imports in
+any worker or process, and a producer thread here would share the dispatcher's GIL, so that at
+500/s it kept only 150-225 commits a second and slowed the dispatcher it was measuring. The
+producer's own CPU is not in the product's CPU figures, as a request handler's would not be.
+The burst of the ceiling phase is one commit, made from this process before the dispatcher
+gets to it. The receiver is a uvicorn server in a process of its own, so it does not compete
+with the dispatcher for the GIL.
 
 **Baseline**, measured in the same run against the same receiver: the same event bodies POSTed
 by plain ``httpx`` from this process, with no database, at the same rate (latency from just
@@ -249,21 +253,57 @@ async def reset(receiver: str, client: httpx.AsyncClient) -> None:
     (await client.post(f"{receiver}/reset")).raise_for_status()
 
 
-def produce_steadily(
-    database: Database, rate: float, seconds: float
-) -> tuple[dict[str, float], float]:
-    """Commit one event per unit of work at ``rate``; the commit time of each, and the rate kept."""
-    total = round(rate * seconds)
-    committed: dict[str, float] = {}
-    start = time.monotonic()
-    for n in range(total):
-        delay = start + n / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        with database.write() as session:
-            event_id = emit(session, UPDATED, f"lpi-{n}", event_data(n))
-        committed[event_id] = time.time()
-    return committed, total / (time.monotonic() - start)
+# The producer process finds its database here (not in its arguments, which ps shows).
+PRODUCER_DATABASE_VARIABLE = "TOWNHALL_BENCH_DATABASE_URL"
+
+
+def produce(url: str, rate: float, seconds: float, out: Path) -> None:
+    """Commit one event per unit of work at ``rate`` (in the producer process).
+
+    Writes to ``out`` the id and commit time of each event and the rate kept, as JSON.
+    """
+    database = Database(url)
+    try:
+        database.ping()  # connected before the clock starts
+        total = round(rate * seconds)
+        committed: list[tuple[str, float]] = []
+        start = time.monotonic()
+        for n in range(total):
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            with database.write() as session:
+                event_id = emit(session, UPDATED, f"lpi-{n}", event_data(n))
+            committed.append((event_id, time.time()))
+        kept = total / (time.monotonic() - start)
+    finally:
+        database.dispose()
+    out.write_text(json.dumps({"committed": committed, "rate_kept": kept}))
+
+
+def produce_steadily(url: str, rate: float, seconds: float) -> tuple[dict[str, float], float]:
+    """Run the producer in a process of its own; the commit time of each event, the rate kept."""
+    with tempfile.TemporaryDirectory(prefix="townhall-events-producer-") as folder:
+        out = Path(folder) / "committed.json"
+        process = subprocess.run(  # noqa: S603 - our own interpreter and script
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--produce-to",
+                str(out),
+                "--rate",
+                repr(rate),
+                "--seconds",
+                repr(seconds),
+            ],
+            env={**os.environ, PRODUCER_DATABASE_VARIABLE: url},
+            check=False,
+        )
+        if process.returncode != 0 or not out.exists():
+            sys.exit(f"the producer process failed (exit status {process.returncode})")
+        results = json.loads(out.read_text())
+    committed = {event_id: float(at) for event_id, at in results["committed"]}
+    return committed, float(results["rate_kept"])
 
 
 def produce_at_once(database: Database, count: int) -> tuple[list[str], float]:
@@ -385,7 +425,7 @@ async def through_dispatcher(
         cpu = CpuMeter(receiver, client, pid)
         await cpu.start()
         committed, figures["rate_kept"] = await asyncio.to_thread(
-            produce_steadily, database, arguments.rate, arguments.seconds
+            produce_steadily, settings.database_url, arguments.rate, arguments.seconds
         )
         await wait_for(receiver, client, len(committed))
         figures["steady_cpu"] = await cpu.per_event(len(committed))
@@ -619,23 +659,29 @@ def main() -> None:
         default="inprocess",
         help="in this process as `townhall serve` runs it (default), or `townhall events run`",
     )
-    # How the benchmark starts its receiver in a process of its own.
+    # How the benchmark starts its receiver, and its producer, in processes of their own.
     parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--produce-to", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve_receiver:
         serve_receiver(arguments.port)
         return
     logging.basicConfig(level=logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    if arguments.produce_to is not None:
+        url = os.environ[PRODUCER_DATABASE_VARIABLE]
+        produce(url, arguments.rate, arguments.seconds, arguments.produce_to)
+        return
     arguments.concurrency = bench_settings("sqlite://").events_webhook_concurrency
     where = (
-        "`townhall events run` in a process of its own (woken across processes)"
+        "`townhall events run` in a process of its own"
         if arguments.dispatcher == "process"
-        else "in this process, as in `townhall serve` (woken in process)"
+        else "in this process, as in `townhall serve`"
     )
     print(
-        f"{os.cpu_count()} cores; dispatcher {where}; the receiver in its own process; "
+        f"{os.cpu_count()} cores; dispatcher {where}, woken across processes by the steady "
+        "producer in its own process; the receiver in its own process; "
         "baseline: plain httpx POSTs of the same bodies, no database",
         flush=True,
     )
