@@ -232,12 +232,13 @@ def test_a_delivery_is_dead_after_the_last_attempt(
 def test_order_is_kept_per_subject_even_when_an_earlier_event_is_retried(
     settings: Settings, database: Database, receiver: Receiver
 ) -> None:
-    tuned = dispatcher_settings(settings)
+    # One request at a time, so the first request (the one that fails) is x's first event.
+    tuned = dispatcher_settings(settings, events_webhook_concurrency=1)
     subscribe(database, tuned, receiver.url())
     receiver.script(Answer(503))  # the very first request fails
     ids = emit(database, "x", "y", "x", "y", "x", "z")
 
-    run_passes(Dispatcher(tuned, database), 8)
+    run_passes(Dispatcher(tuned, database), 12)
 
     delivered = [item for item in receiver.received if item.status == 200]
     assert {item.event_id for item in delivered} == set(ids)

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 02:53:00.984678
+Create Date: 2026-11-23 03:52:58.070015
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("event_deliveries", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_event_deliveries_due",
-            ["subscription_id", "status", "next_attempt_at"],
+            "ix_event_deliveries_pending",
+            ["subscription_id", "status", "event_position"],
             unique=False,
         )
 
@@ -167,7 +167,7 @@ def downgrade() -> None:
 
     op.drop_table("event_delivery_attempts")
     with op.batch_alter_table("event_deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_event_deliveries_due")
+        batch_op.drop_index("ix_event_deliveries_pending")
 
     op.drop_table("event_deliveries")
     with op.batch_alter_table("event_subscriptions", schema=None) as batch_op:

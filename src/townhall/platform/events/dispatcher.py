@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import Insert, func, insert, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from townhall.platform.db import Database, aware
@@ -69,6 +69,8 @@ from townhall.settings import Settings
 # long backlog, such as a replay from the start, leaves room for sending between batches).
 FAN_OUT_BATCH = 1000
 FAN_OUT_PER_PASS = 5000
+# The most pending deliveries of one subscription a pass reads looking for subjects' heads.
+DUE_SCAN_LIMIT = 20_000
 # How often the loop logs what it has done, when it has done anything.
 PROGRESS_SECONDS = 10.0
 
@@ -192,6 +194,10 @@ class Dispatcher:
         self._finished: list[_Finished] = []
         self._next_due: datetime | None = None
         self._wake: asyncio.Event | None = None
+        self._committed = False
+        # How often a whole pass runs without being woken by a commit: the safety poll, and
+        # often enough to renew leases well before they expire.
+        self._full_interval = min(settings.events_poll_seconds, settings.events_lease_seconds / 3)
         self._progress = _Progress()
 
     # -- running -------------------------------------------------------------------------------
@@ -199,17 +205,32 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; then finish the tries in flight and release leases."""
         wake = self._wake = asyncio.Event()
+
+        def committed() -> None:
+            self._committed = True
+            wake.set()
+
         watchers = [
-            asyncio.create_task(watch_in_process(self.database, wake.set)),
-            asyncio.create_task(watch_other_processes(self.database, wake.set)),
+            asyncio.create_task(watch_in_process(self.database, committed)),
+            asyncio.create_task(watch_other_processes(self.database, committed)),
             asyncio.create_task(_relay(stop, wake)),
         ]
         log.info("events.dispatcher.started", owner=self.owner, readers=len(self.readers))
+        last_full = -float("inf")
         try:
             while not stop.is_set():
                 wake.clear()
+                # A whole pass (readers, leases, fan-out) only when events were committed or
+                # the poll is due; a webhook that finished needs only its outcome written and
+                # the next due deliveries started, which is most passes under load.
+                full = self._committed or time.monotonic() - last_full >= self._full_interval
+                self._committed = False
                 try:
-                    work = await self._pass()
+                    if full:
+                        last_full = time.monotonic()
+                        work = await self._pass()
+                    else:
+                        work = await self._light_pass()
                 except Exception as exc:  # a database that is away must not end the loop
                     log.warning("events.dispatcher.pass_failed", error=type(exc).__name__)
                     work = 0
@@ -249,7 +270,7 @@ class Dispatcher:
 
     def _sleep_seconds(self) -> float:
         # Renew leases well before they expire, and wake for the next retry that falls due.
-        longest = min(self.settings.events_poll_seconds, self.settings.events_lease_seconds / 3.0)
+        longest = self._full_interval
         if self._next_due is None:
             return longest
         until_due = (self._next_due - datetime.now(UTC)).total_seconds()
@@ -272,6 +293,12 @@ class Dispatcher:
         work += await self._start_due()
         return work
 
+    async def _light_pass(self) -> int:
+        """Write the outcomes of finished tries and start the deliveries now due."""
+        work = await self._record_finished()
+        work += await self._start_due()
+        return work
+
     async def _drain(self) -> int:
         tasks = list(self._in_flight.values())
         if tasks:
@@ -288,10 +315,15 @@ class Dispatcher:
                 select(
                     Subscription.id,
                     Subscription.status,
+                    Subscription.target_url,
+                    Subscription.event_types,
+                    Subscription.secret_sealed,
+                    Subscription.position,
                     Subscription.lease_owner,
                     Subscription.lease_expires_at,
                 )
             ).all()
+            end = int(session.scalar(select(func.max(OutboxEvent.position))) or 0)
         wanted: list[str] = []
         dropped: list[str] = []
         for row in rows:
@@ -305,14 +337,18 @@ class Dispatcher:
                 wanted.append(row.id)
         if wanted or dropped:
             self._take_leases(wanted, dropped, now)
-        self._leases = self._held_leases(now)
+            self._leases = self._held_leases(now)
+        else:
+            # Nothing to take or renew: what was read is what this dispatcher holds.
+            self._leases = {
+                row.id: _lease_of(row)
+                for row in rows
+                if row.lease_owner == self.owner and row.status == "active"
+            }
         fanned = 0
-        if self._leases:
-            with self.database.read() as session:
-                end = int(session.scalar(select(func.max(OutboxEvent.position))) or 0)
-            for lease in list(self._leases.values()):
-                if lease.position < end:
-                    fanned += self._fan_out(lease)
+        for lease in list(self._leases.values()):
+            if lease.position < end:
+                fanned += self._fan_out(lease)
         self._progress.fanned_out += fanned
         return fanned
 
@@ -355,17 +391,7 @@ class Dispatcher:
                     Subscription.lease_expires_at > now,
                 )
             ).all()
-        return {
-            row.id: _Lease(
-                id=row.id,
-                target_url=row.target_url,
-                event_types=list(row.event_types),
-                secret_sealed=row.secret_sealed,
-                position=int(row.position),
-                expires_at=aware(row.lease_expires_at),
-            )
-            for row in rows
-        }
+        return {row.id: _lease_of(row) for row in rows}
 
     def _fan_out(self, lease: _Lease) -> int:
         """Turn the events after ``lease.position`` into deliveries; return how many were made."""
@@ -456,50 +482,55 @@ class Dispatcher:
         return len(jobs)
 
     def _due_jobs(self, room: int) -> list[_Job]:
+        """The deliveries to start now: the oldest pending one of each subject, if it is due.
+
+        Each held subscription's pending deliveries are read in event order, from the oldest,
+        through the index on (subscription, status, position): the first row of a subject is
+        its head, and only a head that is due, not in flight and not of a busy subject goes.
+        The scan reads a few times ``room`` rows, and more when a backlog of a few subjects
+        fills it with rows that must wait.
+        """
         now = datetime.now(UTC)
         leases = dict(self._leases)
         in_flight = set(self._in_flight)
         busy = set(self._busy_subjects)
+        chosen: list[Any] = []
+        next_due: datetime | None = None
         with self.database.read() as session:
-            ranked = (
-                select(
-                    Delivery.id,
-                    Delivery.subscription_id,
-                    Delivery.subject,
-                    Delivery.event_position,
-                    Delivery.attempts,
-                    Delivery.next_attempt_at,
-                    func.row_number()
-                    .over(
-                        partition_by=(Delivery.subscription_id, Delivery.subject),
-                        order_by=Delivery.event_position,
-                    )
-                    .label("rank"),
-                )
-                .where(Delivery.subscription_id.in_(leases), Delivery.status == "pending")
-                .subquery()
-            )
-            # Only the oldest pending delivery of each subject may go, once it is due.
-            heads = session.execute(
-                select(ranked)
-                .where(ranked.c.rank == 1, ranked.c.next_attempt_at <= now)
-                .order_by(ranked.c.event_position)
-                .limit(room + len(in_flight))
-            ).all()
-            self._next_due = session.scalar(
-                select(func.min(Delivery.next_attempt_at)).where(
-                    Delivery.subscription_id.in_(leases),
-                    Delivery.status == "pending",
-                    Delivery.next_attempt_at > now,
-                )
-            )
-            if self._next_due is not None:
-                self._next_due = aware(self._next_due)
-            chosen = [
-                head
-                for head in heads
-                if head.id not in in_flight and (head.subscription_id, head.subject) not in busy
-            ][:room]
+            for lease in leases.values():
+                scan = max(4 * room, 64) + len(in_flight)
+                while True:
+                    rows = session.execute(
+                        select(
+                            Delivery.id,
+                            Delivery.subscription_id,
+                            Delivery.subject,
+                            Delivery.event_position,
+                            Delivery.attempts,
+                            Delivery.next_attempt_at,
+                        )
+                        .where(Delivery.subscription_id == lease.id, Delivery.status == "pending")
+                        .order_by(Delivery.event_position)
+                        .limit(scan)
+                    ).all()
+                    seen: set[str] = set()
+                    picked: list[Any] = []
+                    for row in rows:
+                        if row.subject in seen:
+                            continue  # not its subject's head: it waits for the one before
+                        seen.add(row.subject)
+                        due_at = aware(row.next_attempt_at)
+                        if due_at > now:
+                            next_due = due_at if next_due is None else min(next_due, due_at)
+                        elif row.id not in in_flight and (lease.id, row.subject) not in busy:
+                            picked.append(row)
+                    if picked or len(rows) < scan or scan >= DUE_SCAN_LIMIT:
+                        break
+                    scan = min(scan * 4, DUE_SCAN_LIMIT)
+                chosen.extend(picked)
+            chosen.sort(key=lambda row: row.event_position)
+            chosen = chosen[:room]
+            self._next_due = next_due
             if not chosen:
                 return []
             events = {
@@ -595,39 +626,52 @@ class Dispatcher:
         return len(batch)
 
     def _write_outcomes(self, batch: list[_Finished]) -> list[str | None]:
-        """Write each try and its delivery's new state; the outcome of each (None: not found)."""
+        """Write each try and its delivery's new state; the outcome of each (None: not found).
+
+        One SELECT finds which deliveries are still pending (locking them on PostgreSQL), one
+        executemany UPDATE writes them all and one INSERT their attempts: a batch costs three
+        statements, not one per delivery.
+        """
         outcomes: list[str | None] = []
+        updates: list[dict[str, Any]] = []
         attempts: list[dict[str, Any]] = []
         with self.database.write() as session:
+            pending_query = select(Delivery.id).where(
+                Delivery.id.in_([finished.job.delivery_id for finished in batch]),
+                Delivery.status == "pending",
+            )
+            if not self.database.is_sqlite:
+                pending_query = pending_query.with_for_update()
+            pending = set(session.scalars(pending_query))
             for finished in batch:
                 job, result = finished.job, finished.result
-                tries = job.attempts + 1
-                outcome = result.outcome
-                if outcome == RETRY and self.policy.gives_up(tries):
-                    outcome = DEAD
-                values: dict[str, Any] = {
-                    "attempts": tries,
-                    "last_status_code": result.status_code,
-                    "last_error": result.error,
-                    "last_latency_ms": result.latency_ms,
-                }
-                if outcome == RETRY:
-                    values["next_attempt_at"] = finished.at + timedelta(
-                        seconds=self._retry_delay(tries, result)
-                    )
-                else:
-                    values["status"] = outcome
-                    values["completed_at"] = finished.at
-                changed = session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == job.delivery_id, Delivery.status == "pending")
-                    .values(**values)
-                )
-                if getattr(changed, "rowcount", 0) != 1:
+                if job.delivery_id not in pending:
                     # Deleted with its subscription, or finished by another dispatcher after a
                     # lease was lost: the try is not logged against a row that moved on.
                     outcomes.append(None)
                     continue
+                pending.discard(job.delivery_id)  # the same delivery twice: write it once
+                tries = job.attempts + 1
+                outcome = result.outcome
+                if outcome == RETRY and self.policy.gives_up(tries):
+                    outcome = DEAD
+                retry = outcome == RETRY
+                updates.append(
+                    {
+                        "b_id": job.delivery_id,
+                        "b_status": "pending" if retry else outcome,
+                        "b_attempts": tries,
+                        "b_next": (
+                            finished.at + timedelta(seconds=self._retry_delay(tries, result))
+                            if retry
+                            else finished.at
+                        ),
+                        "b_completed": None if retry else finished.at,
+                        "b_code": result.status_code,
+                        "b_error": result.error,
+                        "b_latency": result.latency_ms,
+                    }
+                )
                 outcomes.append(outcome)
                 attempts.append(
                     {
@@ -638,6 +682,22 @@ class Dispatcher:
                         "error": result.error,
                         "latency_ms": result.latency_ms,
                     }
+                )
+            if updates:
+                table: Table = Delivery.__table__  # type: ignore[assignment]
+                session.connection().execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        status=bindparam("b_status"),
+                        attempts=bindparam("b_attempts"),
+                        next_attempt_at=bindparam("b_next"),
+                        completed_at=bindparam("b_completed"),
+                        last_status_code=bindparam("b_code"),
+                        last_error=bindparam("b_error"),
+                        last_latency_ms=bindparam("b_latency"),
+                    ),
+                    updates,
                 )
             if attempts:
                 session.execute(insert(DeliveryAttempt), attempts)
@@ -691,6 +751,17 @@ class Dispatcher:
             in_flight=len(self._in_flight),
         )
         self._progress = _Progress()
+
+
+def _lease_of(row: Any) -> _Lease:
+    return _Lease(
+        id=row.id,
+        target_url=row.target_url,
+        event_types=list(row.event_types),
+        secret_sealed=row.secret_sealed,
+        position=int(row.position),
+        expires_at=aware(row.lease_expires_at),
+    )
 
 
 class _Moved(Exception):

@@ -122,7 +122,8 @@ class Delivery(Base):
 
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_position", name="uq_event_deliveries_event"),
-        Index("ix_event_deliveries_due", "subscription_id", "status", "next_attempt_at"),
+        # The dispatcher reads a subscription's pending deliveries in event order.
+        Index("ix_event_deliveries_pending", "subscription_id", "status", "event_position"),
         CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status_known"),
     )
 
