@@ -24,12 +24,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import httpx
-
 from townhall import __version__
 from townhall.platform.events.envelope import CONTENT_TYPE
 from townhall.platform.events.signing_secrets import sign
 from townhall.platform.events.targets import TargetRefused, check_target_addresses
+from townhall.platform.events.webhook_client import (
+    WebhookClient,
+    WebhookNetworkError,
+    WebhookResponse,
+    WebhookTimeout,
+)
 
 USER_AGENT = f"Townhall-Webhooks/{__version__}"
 # The delivery log's error column holds this much.
@@ -105,7 +109,7 @@ def signed_headers(webhook: Webhook, *, timestamp: int | None = None) -> dict[st
 
 
 async def send(
-    client: httpx.AsyncClient,
+    client: WebhookClient,
     webhook: Webhook,
     *,
     timeout: float,
@@ -127,32 +131,28 @@ async def send(
             return TryResult(DEAD, None, _short(f"target refused: {exc}"), elapsed())
     try:
         response = await client.post(
-            webhook.url,
-            content=webhook.body,
-            headers=signed_headers(webhook),
-            timeout=timeout,
-            follow_redirects=False,
+            webhook.url, webhook.body, signed_headers(webhook), timeout=timeout
         )
-    except httpx.TimeoutException:
+    except WebhookTimeout:
         return TryResult(RETRY, None, f"no answer within {timeout:g} s", elapsed())
-    except httpx.HTTPError as exc:  # refused, reset, TLS, protocol errors
-        return TryResult(RETRY, None, _short(_network_error(exc)), elapsed())
+    except WebhookNetworkError as exc:  # refused, reset, TLS, protocol errors
+        return TryResult(RETRY, None, _short(str(exc)), elapsed())
     return classify(response, latency_ms=elapsed())
 
 
-def classify(response: httpx.Response, *, latency_ms: float) -> TryResult:
+def classify(response: WebhookResponse, *, latency_ms: float) -> TryResult:
     """What a receiver's answer means for the delivery."""
     status = response.status_code
     if 200 <= status < 300:
         return TryResult(DELIVERED, status, None, latency_ms)
     if status == 429 or status >= 500:
         wait = retry_after_seconds(response.headers.get("retry-after"))
-        reason = f"HTTP {status} {response.reason_phrase}".strip()
+        reason = f"HTTP {status} {response.reason}".strip()
         return TryResult(RETRY, status, _short(reason), latency_ms, wait)
     if 300 <= status < 400:
         reason = f"HTTP {status}: redirects are not followed; subscribe the final URL"
     else:
-        reason = f"HTTP {status} {response.reason_phrase}".strip()
+        reason = f"HTTP {status} {response.reason}".strip()
     return TryResult(DEAD, status, _short(reason), latency_ms)
 
 
@@ -170,17 +170,6 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     if moment.tzinfo is None:  # an HTTP date is always GMT
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
-
-
-def _network_error(exc: httpx.HTTPError) -> str:
-    # The exception's text can hold the URL, whose query may carry a token of the receiver's;
-    # the class names the failure well enough for the delivery log.
-    name = type(exc).__name__
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect (ConnectError)"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the connection closed without an answer (RemoteProtocolError)"
-    return f"network error ({name})"
 
 
 def _short(text: str) -> str:

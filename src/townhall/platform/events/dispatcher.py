@@ -35,7 +35,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Insert, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -62,6 +61,7 @@ from townhall.platform.events.models import (
 from townhall.platform.events.readers import EventReader, run_reader
 from townhall.platform.events.registry import any_matches
 from townhall.platform.events.signing_secrets import SecretSealer
+from townhall.platform.events.webhook_client import WebhookClient
 from townhall.platform.logging import get_logger
 from townhall.settings import Settings
 
@@ -169,7 +169,7 @@ class Dispatcher:
         readers: Sequence[EventReader] = (),
         *,
         owner: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: WebhookClient | None = None,
         metrics: CollectorRegistry | None = None,
     ) -> None:
         self.settings = settings
@@ -576,21 +576,16 @@ class Dispatcher:
             secret = self._secrets[key] = self._sealer.unseal(lease.secret_sealed, lease.id)
         return secret
 
-    def _http_client(self) -> httpx.AsyncClient:
+    def _http_client(self) -> WebhookClient:
         if self._client is None:
-            concurrency = self.settings.events_webhook_concurrency
-            self._client = httpx.AsyncClient(
-                follow_redirects=False,
-                timeout=self.settings.events_webhook_timeout_seconds,
-                limits=httpx.Limits(
-                    max_connections=concurrency, max_keepalive_connections=concurrency
-                ),
-                # Targets are the subscribers' URLs, never the proxy of this host's environment.
-                trust_env=False,
+            # Targets are the subscribers' URLs, never through this host's proxy settings.
+            self._client = WebhookClient(
+                max_connections=self.settings.events_webhook_concurrency,
+                user_agent=delivery.USER_AGENT,
             )
         return self._client
 
-    async def _try(self, client: httpx.AsyncClient, job: _Job) -> None:
+    async def _try(self, client: WebhookClient, job: _Job) -> None:
         result = job.problem
         if result is None and job.webhook is not None:
             try:
