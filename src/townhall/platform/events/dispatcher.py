@@ -71,6 +71,9 @@ FAN_OUT_BATCH = 1000
 FAN_OUT_PER_PASS = 5000
 # The most pending deliveries of one subscription a pass reads looking for subjects' heads.
 DUE_SCAN_LIMIT = 20_000
+# Finished tries gathered before the loop is woken to write them, or the longest wait for more.
+FINISHED_BATCH = 16
+FINISHED_WAIT_SECONDS = 0.004
 # How often the loop logs what it has done, when it has done anything.
 PROGRESS_SECONDS = 10.0
 
@@ -195,6 +198,7 @@ class Dispatcher:
         self._next_due: datetime | None = None
         self._wake: asyncio.Event | None = None
         self._committed = False
+        self._wake_scheduled = False
         # How often a whole pass runs without being woken by a commit: the safety poll, and
         # often enough to renew leases well before they expire.
         self._full_interval = min(settings.events_poll_seconds, settings.events_lease_seconds / 3)
@@ -205,16 +209,21 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; then finish the tries in flight and release leases."""
         wake = self._wake = asyncio.Event()
+        reader_wake = asyncio.Event()
 
         def committed() -> None:
             self._committed = True
             wake.set()
+            reader_wake.set()
 
         watchers = [
             asyncio.create_task(watch_in_process(self.database, committed)),
             asyncio.create_task(watch_other_processes(self.database, committed)),
             asyncio.create_task(_relay(stop, wake)),
+            asyncio.create_task(_relay(stop, reader_wake)),
         ]
+        # Ends by itself once stop is set and its current read is over (never cut mid-write).
+        reading = asyncio.create_task(self._keep_reading(stop, reader_wake))
         log.info("events.dispatcher.started", owner=self.owner, readers=len(self.readers))
         last_full = -float("inf")
         try:
@@ -228,7 +237,7 @@ class Dispatcher:
                 try:
                     if full:
                         last_full = time.monotonic()
-                        work = await self._pass()
+                        work = await self._pass(with_readers=False)
                     else:
                         work = await self._light_pass()
                 except Exception as exc:  # a database that is away must not end the loop
@@ -242,6 +251,10 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self._sleep_seconds())
         finally:
+            if not stop.is_set():  # ended by an error or a cancellation, not by stop
+                reading.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await reading
             for watcher in watchers:
                 await cancel(watcher)
             await self.close()
@@ -276,8 +289,17 @@ class Dispatcher:
         until_due = (self._next_due - datetime.now(UTC)).total_seconds()
         return max(0.0, min(longest, until_due))
 
-    async def _pass(self) -> int:
+    async def _pass(self, *, with_readers: bool = True) -> int:
         work = await self._record_finished()
+        if with_readers:
+            work += await self._read()
+        work += await asyncio.to_thread(self._lease_and_fan_out)
+        work += await self._start_due()
+        return work
+
+    async def _read(self) -> int:
+        """Run each platform reader once; the events they read."""
+        work = 0
         for reader in self.readers:
             try:
                 work += await asyncio.to_thread(
@@ -289,9 +311,16 @@ class Dispatcher:
                 )
             except Exception as exc:  # one failing reader must not stop the others or webhooks
                 log.warning("events.reader.failed", reader=reader.name, error=type(exc).__name__)
-        work += await asyncio.to_thread(self._lease_and_fan_out)
-        work += await self._start_due()
         return work
+
+    async def _keep_reading(self, stop: asyncio.Event, commits: asyncio.Event) -> None:
+        """Run the readers beside the webhooks, so a slow read model never holds a webhook up."""
+        while not stop.is_set():
+            commits.clear()
+            if await self._read():
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(commits.wait(), self._full_interval)
 
     async def _light_pass(self) -> int:
         """Write the outcomes of finished tries and start the deliveries now due."""
@@ -600,8 +629,28 @@ class Dispatcher:
         if result is None:  # pragma: no cover - a job has a webhook or a problem
             result = TryResult(RETRY, None, "nothing to send", 0.0)
         self._finished.append(_Finished(job, result, datetime.now(UTC)))
-        if self._wake is not None:
-            self._wake.set()
+        self._wake_for_finished()
+
+    def _wake_for_finished(self) -> None:
+        """Wake the loop to write finished tries, a few at a time rather than one by one.
+
+        Each wake costs a write unit and a scan; under load webhooks finish every fraction of a
+        millisecond, so the loop is woken at once only when every try in flight has finished
+        or a batch has gathered, and otherwise a few milliseconds later with whatever came.
+        """
+        wake = self._wake
+        if wake is None or wake.is_set():
+            return
+        if len(self._finished) >= FINISHED_BATCH or len(self._finished) >= len(self._in_flight):
+            wake.set()
+        elif not self._wake_scheduled:
+            self._wake_scheduled = True
+
+            def later() -> None:
+                self._wake_scheduled = False
+                wake.set()
+
+            asyncio.get_running_loop().call_later(FINISHED_WAIT_SECONDS, later)
 
     # -- outcomes ------------------------------------------------------------------------------
 
