@@ -243,9 +243,10 @@ class ReplayFromPosition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # 2**53 - 1: the largest integer every JSON parser (JavaScript's included) reads exactly.
     from_position: int = Field(
         ge=0,
-        le=2**63 - 1,
+        le=2**53 - 1,
         description="Events after this position (`sequence`) are delivered again.",
     )
 
@@ -278,7 +279,7 @@ class RedriveCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    delivery_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+    delivery_ids: list[Annotated[int, Field(ge=1, le=2**53 - 1)]] | None = Field(
         default=None, max_length=1000, json_schema_extra=_never_null
     )
 
