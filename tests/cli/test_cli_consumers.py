@@ -9,6 +9,7 @@ from typer.testing import CliRunner, Result
 from townhall.cli import app
 from townhall.platform.auth import consumers
 from townhall.platform.auth.changes import list_changes
+from townhall.platform.auth.scopes import scope_names
 from townhall.platform.db import Database
 from townhall.platform.http.pagination import PageRequest
 
@@ -80,7 +81,7 @@ def test_an_unknown_scope_is_one_red_line_and_nothing_is_registered(
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         "'bins:empty' is not a scope this instance knows. "
-        "Known scopes: addresses:read, consumers:read, consumers:write."
+        f"Known scopes: {', '.join(sorted(scope_names()))}."
     ]
     assert consumers.list_consumers(database, PageRequest()).items == []
 
