@@ -22,6 +22,14 @@ READ = "consumers:read"
 STARTED = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def _started_now() -> None:
+    """Each test starts its clocks now: PyJWT judges a token's first verification by the real
+    clock, so a start fixed at import was minutes old by the time a long suite got here."""
+    global STARTED  # noqa: PLW0603
+    STARTED = datetime.now(UTC).replace(microsecond=0)
+
+
 class Clocks:
     """The wall clock tokens are judged by and the monotonic one the caches age by."""
 
