@@ -34,7 +34,9 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Package scope: a running sync_playwright() keeps an event loop running in the main thread, and
+# every asyncio.run() after it (the events tests) would fail while it lived.
+@pytest.fixture(scope="package")
 def playwright_driver(chromium_path: Path) -> Iterator[Playwright]:
     """Playwright's driver for the session; it drives ``chromium_path`` and downloads nothing."""
     with sync_playwright() as driver:
