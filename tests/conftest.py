@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -38,6 +39,24 @@ def require_service(available: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must provide this service: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the Redis server the tests may use (each test keeps to keys of its own)."""
+    url = os.environ.get("TOWNHALL_TEST_REDIS_URL", "")
+    require_service(bool(url), "Redis is not configured: set TOWNHALL_TEST_REDIS_URL")
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[Any]:
+    """A Redis client of the test's own, for arranging and inspecting the server."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ at a forwarder to the real server that the test cuts and restores.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import sys
 import threading
@@ -25,7 +24,6 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from tests.conftest import require_service
 from townhall.app import create_app
 from townhall.errors import TooManyRequests
 from townhall.platform.ratelimit import InProcessStore, RateLimiter, RateLimitPolicy, enforce
@@ -43,22 +41,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """URL of the Redis server the tests may use (keys are prefixed per test)."""
-    url = os.environ.get("TOWNHALL_TEST_REDIS_URL", "")
-    require_service(bool(url), "Redis is not configured: set TOWNHALL_TEST_REDIS_URL")
-    return url
-
-
-@pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    """A client for inspecting the server."""
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture

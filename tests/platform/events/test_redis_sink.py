@@ -8,7 +8,6 @@ port. Events enter through ``outbox.emit`` in real units of work on the backend 
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import uuid
 from collections.abc import Iterator, Sequence
@@ -19,7 +18,6 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from tests.conftest import require_service
 from townhall.domains.addresses.events import ADDRESS_EVENT_TYPES
 from townhall.event_types import event_readers
 from townhall.platform.db import Database
@@ -41,22 +39,6 @@ def closed_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """URL of the Redis server the tests may use."""
-    url = os.environ.get("TOWNHALL_TEST_REDIS_URL", "")
-    require_service(bool(url), "Redis is not configured: set TOWNHALL_TEST_REDIS_URL")
-    return url
-
-
-@pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    """A client of the tests' own, as a consumer on another machine would have."""
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture
