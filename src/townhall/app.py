@@ -19,6 +19,7 @@ from townhall import __version__
 from townhall.domains.addresses.api import build_addresses_router
 from townhall.domains.addresses.matching_api import build_address_matches_router
 from townhall.event_types import event_readers, event_registry
+from townhall.platform.audit.recorder import UseRecorder
 from townhall.platform.auth.admin_api import build_consumers_router
 from townhall.platform.auth.install import describe_access, install_access_control
 from townhall.platform.context import AppContext
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         idempotency=IdempotencyStore(database, timedelta(hours=settings.idempotency_key_ttl_hours)),
         rate_limiter=RateLimiter(rate_limit_store),
         event_types=event_registry(),
+        audit=UseRecorder(database),
     )
 
     @asynccontextmanager
@@ -119,6 +121,8 @@ def create_app(settings: Settings) -> FastAPI:
             dispatching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatching
+        # Reads recorded before this point are committed; later ones are refused, never lost.
+        context.audit.close()
         database.dispose()
         # A store that holds connections (Redis) lets them go with the app.
         close = getattr(rate_limit_store, "close", None)

@@ -23,6 +23,7 @@ layer (``townhall.platform.http.problems``) turns any of them into ``application
     ├── PreconditionRequired            428 precondition-required
     ├── TooManyRequests                 429 too-many-requests (with ``Retry-After``)
     └── ServiceUnavailable              503 service-unavailable
+        └── DataUseNotRecorded          503 data-use-not-recorded
 
 A problem's ``type`` is ``/problems/<slug>`` on the instance itself, where a page explains it.
 """
@@ -228,6 +229,22 @@ class ServiceUnavailable(TownhallError):
     slug = "service-unavailable"
     title = "Service unavailable"
     explanation = "A service Townhall depends on is down. Try again shortly."
+
+
+class DataUseNotRecorded(ServiceUnavailable):
+    slug = "data-use-not-recorded"
+    title = "Data use not recorded"
+    explanation = (
+        "Every use of a resident's personal data is recorded before the data is shown. The record "
+        "could not be written just now, so the data was not shown. Try again in a moment."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The use of this personal data could not be recorded, so it is not shown. "
+            "Try again in a moment.",
+            headers={"Retry-After": "1"},
+        )
 
 
 def problem_class_for_status(status: int) -> type[TownhallError]:

@@ -243,6 +243,29 @@ class Settings(BaseSettings):
         default=1_000_000,
         description="Entries the Redis stream keeps (older ones are trimmed, approximately).",
     )
+    audit_retention_days: Annotated[int, Field(ge=30, le=36500)] = Field(
+        default=2192,
+        description=(
+            "Days the audit trail keeps each record of a use of personal data (six years by "
+            "default). Older records are purged up to a signed checkpoint, so what remains "
+            "still verifies."
+        ),
+    )
+    audit_checkpoint_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = Field(
+        default=10,
+        description=(
+            "How often a served instance signs a checkpoint of the audit chain (when records "
+            "were added since the last one). Records after the newest checkpoint are covered by "
+            "the chain alone."
+        ),
+    )
+    audit_show_staff_names: bool = Field(
+        default=False,
+        description=(
+            "Show residents the name of the member of staff who used their data, not only "
+            "their role. Off by default: the council decides, in its privacy notice."
+        ),
+    )
     retention_interval_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = Field(
         default=60,
         description=(

@@ -1,5 +1,5 @@
 """The shared parts of one app: settings, database, metrics, cursors, idempotency, rate limits,
-event types.
+event types, the audit recorder.
 
 ``create_app`` builds one ``AppContext`` and keeps it on ``app.state.townhall``; dependencies in
 ``platform/http/dependencies.py`` hand its parts to routes.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from townhall.platform.audit.recorder import UseRecorder
 from townhall.platform.db import Database
 from townhall.platform.events.registry import EventRegistry
 from townhall.platform.http.idempotency import IdempotencyStore
@@ -31,3 +32,5 @@ class AppContext:
     # Every event type the domains emit (townhall.event_types): subscriptions and the feed check
     # their filters against it, and the AsyncAPI document is generated from it.
     event_types: EventRegistry
+    # Writes the records of reads of personal data in batches (townhall.platform.audit).
+    audit: UseRecorder

@@ -46,6 +46,28 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+# Key of the advisory lock that orders the transactions writing to an append-only log (the
+# event outbox, the audit trail): "townhall" in ASCII, as a bigint, so no other application's
+# lock is likely to collide with it. One key for both logs, so a transaction writing to both
+# takes one lock and two such transactions can never wait on each other in a cycle.
+COMMIT_ORDER_LOCK_KEY = 0x746F776E68616C6C
+
+
+def order_commits(session: Session) -> None:
+    """Make ``session``'s transaction commit in turn with every other one that calls this.
+
+    On PostgreSQL it takes a transaction-level advisory lock, held until commit or rollback, so
+    what such transactions append (positions in the outbox, links of the audit chain) follows the
+    order they commit in. SQLite has one writer, which already does that. Taking it twice in one
+    transaction is harmless.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_ORDER_LOCK_KEY}
+        )
+
+
 def normalise_url(url: str) -> URL:
     """Parse a database URL, choosing psycopg 3 for PostgreSQL and pysqlite for SQLite."""
     parsed = make_url(url)

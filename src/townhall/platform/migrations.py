@@ -30,6 +30,7 @@ MODEL_MODULES = (
     "townhall.platform.auth.sign_in_models",
     "townhall.platform.auth.keys",
     "townhall.platform.events.models",
+    "townhall.platform.audit.models",
     "townhall.domains.addresses.models",
     "townhall.domains.addresses.search_models",
     "townhall.domains.people.models",

@@ -256,7 +256,9 @@ def _principal(claims: TokenClaims, access: ClientAccess | None, scope: str) -> 
         consumer_id=claims.consumer_id,
         client_id=claims.client_id,
         scopes=claims.scopes & granted,
-        purpose=claims.purpose,
+        # The purpose of the grant this operation relies on, as it stands now: what the audit
+        # trail records for a use of personal data (the token's claim joins every scope's).
+        purpose=next(grant.purpose for grant in access.grants if grant.scope == scope),
         token_id=claims.token_id,
         expires_at=claims.expires_at,
     )

@@ -219,6 +219,8 @@ def require(scope: str) -> Any:
 
 
 COUNTED_STATE = "townhall_rate_counted"
+# Where the scope guard leaves the verified Principal (who the audit trail records).
+PRINCIPAL_STATE = "townhall_principal"
 
 
 @cache
@@ -247,6 +249,8 @@ def scope_guard(scope: str) -> Callable[[Request, Response], Coroutine[Any, Any,
         def admit(principal: Principal, policies: Callable[[], list[RateLimitPolicy]]) -> None:
             # Idempotency keys and logs belong to the consumer from here on.
             state["principal"] = principal.consumer_id
+            # The audit trail records who used personal data (townhall.platform.audit.capture).
+            state[PRINCIPAL_STATE] = principal
             # An operation needing two scopes is still one request against the consumer's limit.
             if not state.get(COUNTED_STATE):
                 state[COUNTED_STATE] = True

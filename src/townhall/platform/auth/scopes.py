@@ -42,6 +42,26 @@ KNOWN_SCOPES: tuple[Scope, ...] = (
         "replay and redrive.",
     ),
     Scope("events:read", "Read the change feed of every event (GET /api/v1/events)."),
+    Scope(
+        "people:read",
+        "Read residents' records as the council's systems hold them. Personal data: every use "
+        "is recorded with the grant's purpose and shown to the resident.",
+    ),
+    Scope(
+        "audit:read",
+        "Search the audit trail of uses of personal data (data protection officers). Each "
+        "search about a resident is itself recorded.",
+    ),
+    Scope(
+        "audit:write",
+        "Hide an investigation's uses of a resident's data from that resident until a date, "
+        "and lift such a hold. Each is recorded.",
+    ),
+    Scope(
+        "audit:export",
+        "Export everything held about a resident, and every use of it (subject access "
+        "requests). Each export is recorded.",
+    ),
 )
 
 

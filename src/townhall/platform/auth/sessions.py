@@ -36,6 +36,8 @@ from townhall.settings import Settings
 
 SIGN_IN_STATE = "townhall_sign_in"
 VIEWER_STATE_KEY = "townhall_viewer"
+# The SignedInStaff or SignedInResident a page guard admitted (who the audit trail records).
+SIGNED_IN_STATE_KEY = "townhall_signed_in"
 STAFF_SIGN_IN_PATH = "/staff/sign-in"
 RESIDENT_SIGN_IN_PATH = "/account/sign-in"
 
@@ -198,7 +200,9 @@ class StaffRequirement:
             raise SignInRequired(STAFF_SIGN_IN_PATH)
         if self.roles and member.role not in self.roles:
             raise PageForbidden
-        return SignedInStaff(member=member, session=viewer.session)
+        signed_in = SignedInStaff(member=member, session=viewer.session)
+        request.scope.setdefault("state", {})[SIGNED_IN_STATE_KEY] = signed_in
+        return signed_in
 
 
 class ResidentRequirement:
@@ -211,7 +215,9 @@ class ResidentRequirement:
         member = find_resident_member(sign_in_context(request).database, viewer.session.account_id)
         if member is None:
             raise SignInRequired(RESIDENT_SIGN_IN_PATH)
-        return SignedInResident(member=member, session=viewer.session)
+        signed_in = SignedInResident(member=member, session=viewer.session)
+        request.scope.setdefault("state", {})[SIGNED_IN_STATE_KEY] = signed_in
+        return signed_in
 
 
 def require_staff(*roles: StaffRole) -> Any:

@@ -28,15 +28,13 @@ import structlog
 from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session
 
+from townhall.platform.db import order_commits
 from townhall.platform.events.models import OutboxEvent
 from townhall.platform.events.registry import EventType
 from townhall.platform.events.wakeup import signal_for
 
 # pg_notify channel every dispatcher LISTENs on; the payload is empty (the outbox is the truth).
 NOTIFY_CHANNEL = "townhall_events"
-# Key of the advisory lock that orders event-writing transactions: "townhall" in ASCII, as a
-# bigint, so no other application's lock is likely to collide with it.
-ADVISORY_LOCK_KEY = 0x746F776E68616C6C
 # Marks a session that has already taken the lock and arranged the wake-up.
 _ANNOUNCED = "townhall.events.announced"
 _LISTENING = "townhall.events.signal"
@@ -102,9 +100,9 @@ def _announce(session: Session) -> None:
     """Once per transaction: order it among event writers and wake the dispatchers at commit."""
     if session.info.get(_ANNOUNCED):
         return
+    order_commits(session)
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
     if _LISTENING not in session.info:
         # Listeners stay for the session's life; the flag says whether this transaction wrote.
