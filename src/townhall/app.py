@@ -18,7 +18,10 @@ from fastapi import FastAPI
 from townhall import __version__
 from townhall.domains.addresses.api import build_addresses_router
 from townhall.domains.addresses.matching_api import build_address_matches_router
+from townhall.domains.people.api import build_people_router
 from townhall.event_types import event_readers, event_registry
+from townhall.platform.audit.api import build_audit_router
+from townhall.platform.audit.me_api import build_me_router
 from townhall.platform.audit.recorder import UseRecorder
 from townhall.platform.auth.admin_api import build_consumers_router
 from townhall.platform.auth.install import describe_access, install_access_control
@@ -173,6 +176,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_asyncapi_router())
     app.include_router(build_addresses_router())
     app.include_router(build_address_matches_router())
+    app.include_router(build_people_router())
+    app.include_router(build_audit_router())
+    app.include_router(build_me_router())
     build_portal(app, context)
 
     # Added innermost first. The request context answers unexpected exceptions itself, so the

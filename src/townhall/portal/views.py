@@ -35,6 +35,8 @@ from townhall.portal.templating import (
     static_url,
 )
 from townhall.portal.views_addresses import build_addresses_router
+from townhall.portal.views_audit import build_audit_pages
+from townhall.portal.views_data_uses import build_data_uses_pages
 from townhall.portal.views_sign_in import install_sign_in
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
@@ -194,4 +196,6 @@ def build_portal(app: FastAPI, context: AppContext) -> None:
     templates = build_templates(context.settings)
     install_sign_in(app, context, templates)
     app.include_router(build_addresses_router(context, templates))
+    app.include_router(build_data_uses_pages(context, templates))
+    app.include_router(build_audit_pages(context, templates))
     app.include_router(_build_router(context))
