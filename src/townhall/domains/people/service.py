@@ -1,7 +1,7 @@
 """The people domain's service: the only code that writes person source records.
 
 Source systems' extracts (and the demo borough) arrive here; linkage into residents reads them
-later. Each function opens its own unit of work.
+later; the people API reads them one at a time. Each function opens its own unit of work.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, select
 
 from townhall.domains.people.models import SourcePersonRecord
-from townhall.domains.people.schemas import NewSourceRecord
+from townhall.domains.people.schemas import NewSourceRecord, SourceRecord
+from townhall.errors import NotFound
 from townhall.platform.bulk import insert_rows
-from townhall.platform.db import Base, Database
+from townhall.platform.db import Base, Database, aware
 
 
 def load_source_records(
@@ -40,3 +41,15 @@ def count_source_records(database: Database) -> int:
     """How many source person records are held, across every source system."""
     with database.read() as session:
         return session.scalar(select(func.count()).select_from(SourcePersonRecord)) or 0
+
+
+def get_source_record(database: Database, record_id: int) -> SourceRecord:
+    """One source person record; NotFound when there is none with ``record_id``."""
+    with database.read() as session:
+        row = session.get(SourcePersonRecord, record_id)
+        if row is None:
+            raise NotFound(f"There is no source person record {record_id}.")
+        source = NewSourceRecord._make(getattr(row, name) for name in NewSourceRecord._fields)
+        return SourceRecord(
+            id=row.id, source=source._replace(source_updated_at=aware(source.source_updated_at))
+        )

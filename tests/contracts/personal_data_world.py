@@ -1,0 +1,144 @@
+"""The world every personal-data route's contract case is called in, and the shape of a case.
+
+Each domain lists its personal-data routes in ``tests/contracts/personal_data_cases_<name>.py``
+as ``CASES``: one ``Case`` per route, saying how to call it successfully in a ``World``. The
+contract test (``test_personal_data_routes.py``) checks that every route declaring personal data
+has a case, and that calling it leaves an audit record carrying the response's request id.
+
+The world holds one resident (a resident id, and a resident account linked to it), one people
+source record, real tokens for any scopes, and sign-in for staff of any role and for the
+resident, all on the normal test app and database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from tests.sign_in import RecordingSender, install_test_doubles, make_staff, sign_in_resident
+from tests.sign_in import sign_in_staff as sign_in_staff_with_form
+from tests.tokens import TokenIssuer, bearer
+from townhall.domains.people.models import SourcePersonRecord
+from townhall.domains.people.schemas import NewSourceRecord
+from townhall.domains.people.service import load_source_records
+from townhall.platform.audit.models import AuditRecord
+from townhall.platform.auth.sign_in_models import ResidentAccount, StaffAccount, StaffRole
+from townhall.platform.db import Database
+
+RESIDENT_EMAIL = "resident.world@example.com"
+SOURCE_RECORD = NewSourceRecord(
+    source_system="housing", source_record_id="HS0000042", title="Ms", first_name="Grace",
+    middle_names=None, last_name="Adeyemi", date_of_birth=date(1971, 4, 2),
+    email=RESIDENT_EMAIL, phone="07700 900456", national_insurance_number="QQ 65 43 21 A",
+    address_text="Flat 4, 18 Mare Street, London", postcode="E8 4RP", uprn=100021000042,
+    attributes={"tenancy_reference": "T-000042"},
+    source_updated_at=datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
+)  # fmt: skip
+
+
+@dataclass
+class World:
+    """A resident, their source record, and ways to call the app as anyone."""
+
+    app: FastAPI
+    client: TestClient
+    database: Database
+    issue_token: TokenIssuer
+    sender: RecordingSender
+    resident_id: str
+    source_record_id: int
+
+    def token_headers(self, *scopes: str) -> dict[str, str]:
+        """Headers carrying a real token of a new consumer holding ``scopes``."""
+        return bearer(self.issue_token(scopes))
+
+    def sign_in_staff(self, role: StaffRole) -> None:
+        """Make the client's session a member of staff with ``role`` (one account per role)."""
+        email = f"{role.value}.world@hackney.gov.uk"
+        with self.database.read() as session:
+            exists = session.scalar(select(StaffAccount.id).where(StaffAccount.email == email))
+        if exists is None:
+            make_staff(self.database, email, role=role.value, name=f"World {role.label}")
+        self.client.cookies.clear()
+        sign_in_staff_with_form(self.client, email)
+
+    def sign_in_resident(self) -> None:
+        """Make the client's session the world's resident (whose account names ``resident_id``)."""
+        self.client.cookies.clear()
+        sign_in_resident(self.client, self.sender, RESIDENT_EMAIL)
+        with self.database.write() as session:
+            session.execute(
+                update(ResidentAccount)
+                .where(ResidentAccount.email == RESIDENT_EMAIL)
+                .values(resident_id=self.resident_id)
+            )
+
+    def records_for(self, response: httpx.Response) -> list[Any]:
+        """The audit records made while serving ``response`` (by its request id)."""
+        header = self.app.state.townhall.settings.request_id_header
+        request_id = response.headers[header]
+        with self.database.read() as session:
+            return list(
+                session.execute(
+                    select(AuditRecord)
+                    .where(AuditRecord.request_id == request_id)
+                    .order_by(AuditRecord.position)
+                ).scalars()
+            )
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call one personal-data route successfully in a ``World``.
+
+    ``path`` is the route's path template exactly as FastAPI has it; ``resident`` says whether
+    the use recorded must name ``world.resident_id``.
+    """
+
+    method: str
+    path: str
+    call: Callable[[World], httpx.Response]
+    resident: bool = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@pytest.fixture
+def personal_data_world(
+    app: FastAPI, client: TestClient, database: Database, issue_token: TokenIssuer
+) -> World:
+    """A ``World`` on the test app: its resident exists as an account linked to a resident id."""
+    sender, _clock = install_test_doubles(app)
+    resident_id = f"resident-{uuid.uuid4().hex[:12]}"
+    load_source_records(database, [SOURCE_RECORD])
+    with database.read() as session:
+        source_record_id = session.scalar(
+            select(SourcePersonRecord.id).where(
+                SourcePersonRecord.source_record_id == SOURCE_RECORD.source_record_id
+            )
+        )
+    assert source_record_id is not None
+    world = World(
+        app=app,
+        client=client,
+        database=database,
+        issue_token=issue_token,
+        sender=sender,
+        resident_id=resident_id,
+        source_record_id=source_record_id,
+    )
+    # The account exists (and is linked) before any case runs; the client ends signed out.
+    world.sign_in_resident()
+    client.cookies.clear()
+    return world
