@@ -123,21 +123,23 @@ def keyset_page(
     keys: Sequence[ColumnElement[Any]],
     page: PageRequest,
     position_of: Callable[[Any], Sequence[Any]],
+    *,
+    descending: bool = False,
 ) -> Page[Any]:
     """Run ``statement`` for one page, ordered by ``keys`` (unique together), after a position.
 
     ``position_of`` gives a returned row's values of ``keys``: the next page starts after the
-    last row's position.
+    last row's position. ``descending`` lists the largest keys first (newest first).
     """
     if page.after is not None:
         if len(page.after) != len(keys):
             raise InvalidCursor("The cursor does not fit this list.")
         after = [_from_json(value, key) for value, key in zip(page.after, keys, strict=True)]
-        if len(keys) == 1:
-            statement = statement.where(keys[0] > after[0])
-        else:
-            statement = statement.where(tuple_(*keys) > tuple_(*after))
-    rows = list(session.execute(statement.order_by(*keys).limit(page.limit + 1)))
+        left = keys[0] if len(keys) == 1 else tuple_(*keys)
+        right = after[0] if len(keys) == 1 else tuple_(*after)
+        statement = statement.where(left < right if descending else left > right)
+    order = [key.desc() for key in keys] if descending else list(keys)
+    rows = list(session.execute(statement.order_by(*order).limit(page.limit + 1)))
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
     next_position = (
