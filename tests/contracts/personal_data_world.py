@@ -87,12 +87,13 @@ class World:
         header = self.app.state.townhall.settings.request_id_header
         request_id = response.headers[header]
         with self.database.read() as session:
+            # Rows, not instances: they stay readable once the unit of work has ended.
             return list(
                 session.execute(
-                    select(AuditRecord)
+                    select(AuditRecord.__table__)
                     .where(AuditRecord.request_id == request_id)
                     .order_by(AuditRecord.position)
-                ).scalars()
+                )
             )
 
 
