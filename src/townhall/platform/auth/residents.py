@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from townhall.errors import NotFound
 from townhall.platform.auth.changes import record_change
 from townhall.platform.auth.session_store import (
     SessionPolicy,
@@ -274,6 +275,29 @@ def find_resident_member(database: Database, account_id: str) -> ResidentMember 
     with database.read() as session:
         account = session.get(ResidentAccount, account_id)
         return _member(account) if account is not None else None
+
+
+def link_resident(
+    database: Database, account_id: str, resident_id: str | None, *, actor: str
+) -> ResidentMember:
+    """Match an account to the people domain's resident it is (None undoes the match).
+
+    Recorded in the change log: who an account is decides whose records its holder sees.
+    """
+    with database.write() as session:
+        account = session.get(ResidentAccount, account_id)
+        if account is None:
+            raise NotFound(f"There is no resident account {account_id}.")
+        account.resident_id = resident_id
+        record_change(
+            session,
+            actor=actor,
+            action="resident_account.linked" if resident_id else "resident_account.unlinked",
+            target_type=TARGET_TYPE,
+            target_id=account.id,
+            details={"resident_id": resident_id},
+        )
+        return _member(account)
 
 
 def _find_or_create_account(session: Session, email: str, now: datetime) -> ResidentAccount:
