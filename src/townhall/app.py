@@ -21,6 +21,7 @@ from townhall.domains.addresses.matching_api import build_address_matches_router
 from townhall.domains.people.api import build_people_router
 from townhall.event_types import event_readers, event_registry
 from townhall.platform.audit.api import build_audit_router
+from townhall.platform.audit.checkpoints import keep_signing
 from townhall.platform.audit.me_api import build_me_router
 from townhall.platform.audit.recorder import UseRecorder
 from townhall.platform.auth.admin_api import build_consumers_router
@@ -101,7 +102,11 @@ def create_app(settings: Settings) -> FastAPI:
                 database,
                 interval=60.0 * settings.retention_interval_minutes,
                 events_kept_for=timedelta(days=settings.events_retention_days),
+                audit_kept_for=timedelta(days=settings.audit_retention_days),
             )
+        )
+        checkpoints = asyncio.create_task(
+            keep_signing(database, settings, interval=60.0 * settings.audit_checkpoint_minutes)
         )
         stop_dispatching = asyncio.Event()
         dispatching = (
@@ -114,9 +119,10 @@ def create_app(settings: Settings) -> FastAPI:
             else None
         )
         yield
-        retention.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await retention
+        for periodic in (retention, checkpoints):
+            periodic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await periodic
         if dispatching is not None:
             # It finishes the webhooks in flight (each within the timeout) and releases leases.
             stop_dispatching.set()

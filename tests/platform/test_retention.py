@@ -98,6 +98,7 @@ def test_purge_deletes_only_what_ended_more_than_a_day_ago(database: Database) -
         "event_delivery_attempts": 0,
         "event_deliveries": 0,
         "event_outbox": 0,
+        "audit_records": 0,
     }
     assert _count(database, PortalSession) == 2
     assert _count(database, OneTimeCode) == 1

@@ -71,8 +71,9 @@ def upgrade_and_report(database: Database, revision: str = "head") -> None:
 
 @db_app.command()
 def purge() -> None:
-    """Delete expired sessions, one-time codes, sign-in attempts, idempotency keys, and events
-    and finished webhook deliveries past TOWNHALL_EVENTS_RETENTION_DAYS.
+    """Delete expired sessions, one-time codes, sign-in attempts, idempotency keys, events
+    and finished webhook deliveries past TOWNHALL_EVENTS_RETENTION_DAYS, and audit records past
+    TOWNHALL_AUDIT_RETENTION_DAYS (up to a signed checkpoint).
 
     Served instances do this every hour by themselves; run it from a scheduler for a database
     no server is running against.
@@ -82,7 +83,9 @@ def purge() -> None:
     try:
         with database_errors(settings.database_url):
             counts = purge_expired(
-                database, events_kept_for=timedelta(days=settings.events_retention_days)
+                database,
+                events_kept_for=timedelta(days=settings.events_retention_days),
+                audit_kept_for=timedelta(days=settings.audit_retention_days),
             )
     finally:
         database.dispose()

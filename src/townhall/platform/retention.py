@@ -12,6 +12,9 @@ Events are kept ``TOWNHALL_EVENTS_RETENTION_DAYS`` (the window for the change fe
 except one still waiting to be delivered to a subscription (a paused one, say) or on a
 dead-letter list; finished deliveries (delivered or dead) and their attempts go that long after
 they finished.
+
+The audit trail's records are kept ``TOWNHALL_AUDIT_RETENTION_DAYS``, and purged only up to a
+signed checkpoint (``platform.audit.retention``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, delete, exists, or_, select
 from starlette.concurrency import run_in_threadpool
 
+from townhall.platform.audit.models import AuditRecord
+from townhall.platform.audit.retention import purge_audit
 from townhall.platform.auth.sign_in_models import OneTimeCode, PortalSession, SignInAttempt
 from townhall.platform.db import Database
 from townhall.platform.events.models import Delivery, DeliveryAttempt, OutboxEvent
@@ -31,6 +36,8 @@ from townhall.platform.logging import get_logger
 KEEP_FOR = timedelta(days=1)
 # The default of TOWNHALL_EVENTS_RETENTION_DAYS.
 EVENTS_KEPT_FOR = timedelta(days=30)
+# The default of TOWNHALL_AUDIT_RETENTION_DAYS (six years).
+AUDIT_KEPT_FOR = timedelta(days=2192)
 
 log = get_logger(__name__)
 
@@ -40,9 +47,11 @@ def purge_expired(
     *,
     now: datetime | None = None,
     events_kept_for: timedelta = EVENTS_KEPT_FOR,
+    audit_kept_for: timedelta = AUDIT_KEPT_FOR,
 ) -> dict[str, int]:
-    """Delete the records that ended more than ``KEEP_FOR`` ago, and events and finished
-    deliveries older than ``events_kept_for``; return how many, by table."""
+    """Delete the records that ended more than ``KEEP_FOR`` ago, events and finished
+    deliveries older than ``events_kept_for``, and audit records older than ``audit_kept_for``
+    (up to a checkpoint); return how many, by table."""
     moment = now or datetime.now(UTC)
     cutoff = moment - KEEP_FOR
     events_cutoff = moment - events_kept_for
@@ -81,18 +90,25 @@ def purge_expired(
     with database.write() as session:
         for table, statement in statements.items():
             counts[table] = int(getattr(session.execute(statement), "rowcount", 0) or 0)
+    counts[AuditRecord.__tablename__] = purge_audit(database, older_than=moment - audit_kept_for)
     return counts
 
 
 async def keep_purging(
-    database: Database, *, interval: float, events_kept_for: timedelta = EVENTS_KEPT_FOR
+    database: Database,
+    *,
+    interval: float,
+    events_kept_for: timedelta = EVENTS_KEPT_FOR,
+    audit_kept_for: timedelta = AUDIT_KEPT_FOR,
 ) -> None:
     """Purge every ``interval`` seconds until cancelled; a failed round is logged, not fatal."""
     while True:
         await asyncio.sleep(interval)
         try:
             counts = await run_in_threadpool(
-                lambda: purge_expired(database, events_kept_for=events_kept_for)
+                lambda: purge_expired(
+                    database, events_kept_for=events_kept_for, audit_kept_for=audit_kept_for
+                )
             )
         except Exception as exc:  # a locked or unreachable database must not stop serving
             log.warning("retention.purge_failed", error=type(exc).__name__)
