@@ -3,9 +3,9 @@
 The walk covers the app exactly as ``create_app`` builds it and finds every route declaring
 ``personal_data(...)``. Each must have a ``Case`` in some ``personal_data_cases_*.py`` beside
 this file (each domain keeps its own), and each case must name a route that exists. Every case
-is then called for real in a ``World``: it must answer 2xx (or a form's 303) and leave an audit record with the
-response's request id, naming the world's resident when the case says the use is theirs. A
-route whose recording is removed fails its case.
+is then called for real in a ``World``: it must answer 2xx (or a form's 303) and leave an audit
+record with the response's request id, naming the world's resident when the case says the use
+is theirs. A route whose recording is removed fails its case.
 """
 
 from __future__ import annotations

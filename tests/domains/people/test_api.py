@@ -46,8 +46,15 @@ def reader(client: TestClient, issue_token: TokenIssuer) -> tuple[str, dict[str,
 
 
 def _records(database: Database) -> list[Any]:
+    """The records of the people service (registering a consumer makes records of its own)."""
     with database.read() as session:
-        return list(session.execute(select(AuditRecord.__table__).order_by(AuditRecord.position)))
+        return list(
+            session.execute(
+                select(AuditRecord.__table__)
+                .where(AuditRecord.service == "people")
+                .order_by(AuditRecord.position)
+            )
+        )
 
 
 def test_a_record_is_answered_as_its_source_holds_it_and_its_read_is_recorded(

@@ -34,8 +34,11 @@ log = get_logger("townhall.audit")
 
 @dataclass
 class _Pending:
+    """Uses waiting for a commit, and who waits for them: a thread or a coroutine."""
+
     uses: Sequence[DataUse]
-    done: Future[None]
+    done: Future[None] | None = None
+    waiter: asyncio.Future[None] | None = None
 
 
 class UseRecorder:
@@ -57,24 +60,18 @@ class UseRecorder:
         done: Future[None] = Future()
         if not uses:
             done.set_result(None)
-            return done
-        with self._condition:
-            if self._closed:
-                done.set_exception(DataUseNotRecorded())
-                return done
-            self._queue.append(_Pending(uses, done))
-            if self._thread is None:
-                # Started at the first use, so apps that never serve a read own no thread.
-                self._thread = threading.Thread(
-                    target=self._run, name="townhall-audit-recorder", daemon=True
-                )
-                self._thread.start()
-            self._condition.notify()
+        elif not self._enqueue(_Pending(uses, done=done)):
+            done.set_exception(DataUseNotRecorded())
         return done
 
     async def record(self, uses: Sequence[DataUse]) -> None:
         """Record ``uses`` and return once they are committed; ``DataUseNotRecorded`` otherwise."""
-        await asyncio.wrap_future(self.submit(uses))
+        if not uses:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        if not self._enqueue(_Pending(uses, waiter=waiter)):
+            raise DataUseNotRecorded
+        await waiter
 
     def record_now(self, uses: Sequence[DataUse]) -> None:
         """``record`` for code that is not async (a sync route runs in a worker thread)."""
@@ -88,6 +85,20 @@ class UseRecorder:
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
+
+    def _enqueue(self, pending: _Pending) -> bool:
+        with self._condition:
+            if self._closed:
+                return False
+            self._queue.append(pending)
+            if self._thread is None:
+                # Started at the first use, so apps that never serve a read own no thread.
+                self._thread = threading.Thread(
+                    target=self._run, name="townhall-audit-recorder", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+        return True
 
     def _run(self) -> None:
         while True:
@@ -115,10 +126,41 @@ class UseRecorder:
                 record_uses(session, uses)
         except Exception:
             log.exception("audit.record_failed", uses=len(uses))
-            for pending in batch:
-                pending.done.set_exception(DataUseNotRecorded())
+            _settle(batch, recorded=False)
             return
         self.batches += 1
         self.recorded += len(uses)
-        for pending in batch:
-            pending.done.set_result(None)
+        _settle(batch, recorded=True)
+
+
+def _settle(batch: list[_Pending], *, recorded: bool) -> None:
+    """Tell every waiter of ``batch`` how its uses went.
+
+    Coroutines are woken with one call per event loop for the whole batch: waking each through
+    its own thread-safe call cost a write to the loop's wake-up pipe, and a turn of the loop,
+    per request.
+    """
+    waiters: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for pending in batch:
+        if pending.waiter is not None:
+            waiters.setdefault(pending.waiter.get_loop(), []).append(pending.waiter)
+        elif pending.done is not None:
+            if recorded:
+                pending.done.set_result(None)
+            else:
+                pending.done.set_exception(DataUseNotRecorded())
+    for loop, futures in waiters.items():
+        try:
+            loop.call_soon_threadsafe(_wake, futures, recorded)
+        except RuntimeError:  # the loop has closed: no one is waiting any more
+            continue
+
+
+def _wake(futures: list[asyncio.Future[None]], recorded: bool) -> None:
+    for future in futures:
+        if future.done():  # the request was cancelled (its client went away)
+            continue
+        if recorded:
+            future.set_result(None)
+        else:
+            future.set_exception(DataUseNotRecorded())
