@@ -122,7 +122,11 @@ def _pages(
         if after is not None:
             query = query.where(position > after)
         with database.read() as session:
-            rows = [dict(row._mapping) for row in session.execute(query)]
+            # On the session's connection: plain rows, without the ORM's loading (a third of
+            # the time of a walk).
+            result = session.connection().execute(query)
+            names = list(result.keys())
+            rows = [dict(zip(names, row, strict=True)) for row in result]
         if not rows:
             return
         yield rows
