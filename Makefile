@@ -57,6 +57,8 @@ bench: install  ## Run the benchmarks and print their figures
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/addresses.py $(if $(TOWNHALL_BENCH_POSTGRES_URL),--postgres $(TOWNHALL_BENCH_POSTGRES_URL))
 	$(BIN)/python bench/events.py $(if $(TOWNHALL_BENCH_POSTGRES_URL),--postgres $(TOWNHALL_BENCH_POSTGRES_URL))
+	$(BIN)/python bench/audit.py
+	$(if $(TOWNHALL_BENCH_POSTGRES_URL),$(BIN)/python bench/audit.py --postgres $(TOWNHALL_BENCH_POSTGRES_URL))
 
 docs: install  ## Regenerate the settings and CLI references from the code
 	$(BIN)/townhall docs generate
