@@ -77,6 +77,12 @@ class NoRecorder(UseRecorder):
         done.set_result(None)
         return done
 
+    async def record(self, uses: Sequence[DataUse]) -> None:
+        return
+
+    def record_now(self, uses: Sequence[DataUse]) -> None:
+        return
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
