@@ -14,6 +14,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from townhall.platform.audit.capture import DataUses, personal_data
+from townhall.platform.audit.resident_view import account_subject
+from townhall.platform.audit.vocabulary import ACCOUNT, ACCOUNT_DETAILS
 from townhall.platform.auth.cookies import (
     CHALLENGE_COOKIE,
     clear_cookie,
@@ -152,9 +155,15 @@ def build_account_router(context: AppContext, templates: Jinja2Templates) -> API
 
     @router.get(ACCOUNT_HOME, name="account_home")
     def account_home(
-        request: Request, resident: Annotated[SignedInResident, require_resident()]
+        request: Request,
+        resident: Annotated[SignedInResident, require_resident()],
+        uses: Annotated[DataUses, personal_data(ACCOUNT, ACCOUNT_DETAILS)],
     ) -> HTMLResponse:
         """The signed-in resident's own account."""
+        # Their own account's details are their personal data too: shown, so recorded.
+        uses.record_now(
+            uses.of(resident.member.resident_id, subject=account_subject(resident.member))
+        )
         return render_form(templates, request, "account/home.html", {"resident": resident})
 
     @router.post("/account/sign-out", name="account_sign_out")
