@@ -7,15 +7,16 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from tests.platform.audit.resident_uses import (
     OTHER_RESIDENT,
     PURPOSE,
+    RESIDENT,
     SignedIn,
     add_hold_with_record,
     add_use,
     consumer,
+    record_of,
     resident,
     sign_in_linked_resident,
     staff,
@@ -24,7 +25,6 @@ from tests.platform.auth.factories import register_consumer
 from tests.sign_in import make_staff
 from townhall.app import create_app
 from townhall.domains.people.data_uses import PEOPLE, SOURCE_RECORD
-from townhall.platform.audit.models import AuditRecord
 from townhall.platform.audit.uses import Actor
 from townhall.platform.audit.vocabulary import ActorKind
 from townhall.platform.db import Database
@@ -194,13 +194,10 @@ def test_each_look_is_recorded_as_the_residents_own(
 ) -> None:
     response = grace.client.get(path)
     assert response.status_code == 200
-    with database.read() as session:
-        [record] = session.scalars(
-            select(AuditRecord).where(AuditRecord.request_id == response.headers["x-request-id"])
-        )
-        assert (record.actor_kind, record.actor_id) == ("resident", grace.account_id)
-        assert (record.service, record.data_kind) == ("account", data_kind)
-        assert record.resident_id == "resident-grace"
+    record = record_of(database, response)
+    assert (record.actor_kind, record.actor_id) == ("resident", grace.account_id)
+    assert (record.service, record.data_kind) == ("account", data_kind)
+    assert record.resident_id == RESIDENT
 
 
 def test_the_account_page_links_here(grace: SignedIn) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -133,6 +135,17 @@ def occurred_at(database: Database, position: int) -> datetime:
         )
     assert moment is not None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def record_of(database: Database, response: httpx.Response) -> SimpleNamespace:
+    """The one audit record made while answering ``response`` (by its request id)."""
+    with database.read() as session:
+        [row] = session.execute(
+            select(AuditRecord.__table__).where(
+                AuditRecord.request_id == response.headers["x-request-id"]
+            )
+        )
+        return SimpleNamespace(**row._asdict())
 
 
 @dataclass(frozen=True)

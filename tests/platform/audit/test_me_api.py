@@ -18,6 +18,7 @@ from tests.platform.audit.resident_uses import (
     add_hold_with_record,
     add_use,
     consumer,
+    record_of,
     resident,
     sign_in_linked_resident,
     staff,
@@ -198,14 +199,11 @@ def test_reading_is_recorded_as_the_residents_own_use(
 ) -> None:
     response = grace.client.get(path)
     assert response.status_code == 200
-    with database.read() as session:
-        [record] = session.scalars(
-            select(AuditRecord).where(AuditRecord.request_id == response.headers["x-request-id"])
-        )
-        assert (record.actor_kind, record.actor_id) == ("resident", grace.account_id)
-        assert (record.service, record.data_kind) == ("account", "data-uses")
-        assert record.resident_id == RESIDENT
-        assert record.subject == f"resident-account:{grace.account_id}"
+    record = record_of(database, response)
+    assert (record.actor_kind, record.actor_id) == ("resident", grace.account_id)
+    assert (record.service, record.data_kind) == ("account", "data-uses")
+    assert record.resident_id == RESIDENT
+    assert record.subject == f"resident-account:{grace.account_id}"
     # The resident's own look is not listed back to them.
     assert grace.client.get(LIST).json()["items"] == []
 
