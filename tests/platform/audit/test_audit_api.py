@@ -308,3 +308,12 @@ def test_an_export_names_a_resident_by_a_real_identifier(
 ) -> None:
     response = client.get("/api/v1/audit/subject-access/two%20words", headers=officer)
     assert fields_of(response) == ["path.resident_id"]
+
+
+def test_an_export_of_a_resident_nothing_is_held_about_is_a_404(
+    client: TestClient, trail: Database, officer: dict[str, str]
+) -> None:
+    response = client.get("/api/v1/audit/subject-access/nobody", headers=officer)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert recorded(trail, response) == []

@@ -80,6 +80,7 @@ def test_the_export_holds_every_use_of_the_resident_s_data_newest_first(
 ) -> None:
     export = export_held_data(database, resident, held_data_sources(), now=NOW)
     assert [use.position for use in export.uses] == [3, 2, 1]
+    assert not export.holds_nothing
     assert {use.resident_id for use in export.uses} == {"r1"}
     assert (export.withheld_total, export.withheld) == (0, [])
 
@@ -128,3 +129,4 @@ def test_a_resident_with_nothing_held_gets_empty_sections(database: Database) ->
     export = export_held_data(database, "nobody", held_data_sources(), now=NOW)
     assert [section.items for section in export.sections] == [[]]
     assert export.uses == []
+    assert export.holds_nothing

@@ -137,15 +137,18 @@ def _add_record_routes(router: APIRouter) -> None:
         items = [AuditRecordFoundPublic.found(record) for record in page.items]
         return page_response(page, params, request, response, items)
 
-    @router.get("/subject-access/{resident_id}", responses=error_responses(*_INVALID))
+    @router.get("/subject-access/{resident_id}", responses=error_responses(NotFound, *_INVALID))
     def export_subject_access(
         *, resident_id: ResidentId, principal: Exporter, uses: ExportUses, database: DatabaseDep
     ) -> SubjectAccessPublic:
         """Everything the council holds about a resident, and every use of it, for a subject
-        access request. Uses an active hold hides are left out and counted, by hold."""
+        access request. Uses an active hold hides are left out and counted, by hold. A resident
+        the council holds nothing about, with no use recorded, is a 404."""
         export = subject_access.export_held_data(
             database, resident_id, held_data_sources(), now=utc_now()
         )
+        if export.holds_nothing:
+            raise NotFound(f"Nothing is held about resident {resident_id}, and no use is recorded.")
         uses.record_now(uses.of(resident_id, action=Action.EXPORTED))
         return SubjectAccessPublic.of(export)
 

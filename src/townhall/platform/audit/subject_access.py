@@ -47,6 +47,12 @@ class SubjectAccessExport:
     withheld_total: int
     withheld: list[Withheld]
 
+    @property
+    def holds_nothing(self) -> bool:
+        """Whether nothing at all is held about the resident, not even a withheld use."""
+        empty = all(not section.items for section in self.sections)
+        return empty and not self.uses and not self.withheld_total
+
 
 def export_held_data(
     database: Database,
