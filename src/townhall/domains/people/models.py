@@ -40,4 +40,8 @@ class SourcePersonRecord(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source_updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (UniqueConstraint("source_system", "source_record_id"),)
+    # Residents' personal data: a route reading it must declare it (contract tests).
+    __table_args__ = (
+        UniqueConstraint("source_system", "source_record_id"),
+        {"info": {"personal_data": True}},
+    )

@@ -56,6 +56,8 @@ class AuditRecord(Base):
         Index("ix_audit_records_resident", "resident_id", "position"),
         Index("ix_audit_records_consumer", "consumer_id", "position"),
         Index("ix_audit_records_actor", "actor_id", "position"),
+        # Residents' personal data: a route reading it must declare it (contract tests).
+        {"info": {"personal_data": True}},
     )
 
 
@@ -76,6 +78,8 @@ class AuditHold(Base):
     """An investigation's accesses hidden from the resident concerned until a date."""
 
     __tablename__ = "audit_holds"
+    # Residents' personal data: a route reading it must declare it (contract tests).
+    __table_args__ = ({"info": {"personal_data": True}},)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     resident_id: Mapped[str] = mapped_column(String(64), index=True)

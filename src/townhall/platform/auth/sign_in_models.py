@@ -90,6 +90,11 @@ class ResidentAccount(Base):
     """A resident who signs in with a code sent to their email address."""
 
     __tablename__ = "auth_resident_accounts"
+    # Residents' personal data: a route reading it must declare it (contract tests).
+    __table_args__ = (
+        UniqueConstraint("oidc_issuer", "oidc_subject"),
+        {"info": {"personal_data": True}},
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -101,8 +106,6 @@ class ResidentAccount(Base):
     # Who the resident is at GOV.UK One Login (or another provider), once they signed in there.
     oidc_issuer: Mapped[str | None] = mapped_column(String(300))
     oidc_subject: Mapped[str | None] = mapped_column(String(255))
-
-    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
 
 
 class PortalSession(Base):
