@@ -242,6 +242,8 @@ def test_the_operations_are_in_the_openapi_document(client: TestClient) -> None:
     assert {"200", "400", "401", "422", "503"} <= set(listing["responses"])
     ok = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok["$ref"].endswith("PageOut_DataUsePublic_")
+    [service] = [p for p in listing["parameters"] if p["name"] == "service"]
+    assert service["schema"]["enum"] == ["access-control", "account", "data-protection", "people"]
     summary = document["paths"][SUMMARY]["get"]
     assert summary["operationId"] == "me_summarise_data_uses"
     assert summary["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(

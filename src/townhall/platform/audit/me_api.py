@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from townhall.data_uses import vocabulary
 from townhall.errors import DataUseNotRecorded, InvalidCursor, Unauthenticated
 from townhall.platform.audit import resident_view
 from townhall.platform.audit.capture import DataUses, personal_data
@@ -70,6 +71,8 @@ ServiceKey = Annotated[
         max_length=32,
         description="Only the uses by this service (its `key`, as the summary lists it).",
         examples=["people"],
+        # The vocabulary is declared in code, so the document can list every key it accepts.
+        json_schema_extra={"enum": sorted(vocabulary().services)},
     ),
 ]
 
