@@ -6,6 +6,7 @@ Townhall) and checks that verification names the kind of change and where it is.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -285,3 +286,61 @@ def test_many_problems_are_counted_but_only_the_first_listed(
     assert report.problems_found == 100
     assert len(report.problems) == verify_module.SHOWN_PROBLEMS
     assert report.problems[0].position == 101
+
+
+def test_a_chain_growing_while_it_is_verified_passes(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verify_module, "PAGE_SIZE", 50)
+    append(database, 500)
+    growing = threading.Event()
+    errors: list[BaseException] = []
+
+    def grow() -> None:
+        try:
+            while not growing.is_set():
+                append(database, 7)
+                sign_checkpoint(database, settings)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    writer = threading.Thread(target=grow)
+    writer.start()
+    try:
+        report = verify_chain(database, settings)
+    finally:
+        growing.set()
+        writer.join()
+
+    assert errors == []
+    assert report.intact, report.problems
+    assert report.records_checked >= 500
+
+
+class GrowsAtTheEnd:
+    """A progress reporter that, when the last page has been walked, adds and signs records."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database, self.settings = database, settings
+        self.total = self.done = 0
+
+    def phase(self, name: str, total: int) -> None:
+        self.total = total
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+        if self.done == self.total:
+            append(self.database, 5)
+            assert sign_checkpoint(self.database, self.settings) is not None
+
+
+def test_what_is_added_after_the_walk_began_is_left_for_the_next_run(
+    database: Database, settings: Settings
+) -> None:
+    chain_with_checkpoint(database, settings, 100, after=10)
+
+    report = verify_chain(database, settings, on_progress=GrowsAtTheEnd(database, settings))
+
+    assert report.intact, report.problems
+    assert (report.records_checked, report.checkpoints_checked) == (110, 1)
+    assert verify_chain(database, settings).checkpoints_checked == 2

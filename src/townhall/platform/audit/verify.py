@@ -96,15 +96,22 @@ def verify_chain(
     *,
     on_progress: BuildProgress | None = None,
 ) -> VerificationReport:
-    """Check the whole chain and its checkpoints; never raises for what it finds."""
+    """Check the whole chain and its checkpoints; never raises for what it finds.
+
+    What is checked is the chain as it stood when the walk began: records and checkpoints
+    added while it runs are left for the next run.
+    """
     own = checkpoint_key(database, settings).public_key()
     keys = {key_id(key): key for key in (own, *trusted_keys)}
-    walk = _Walk(database, keys)
+    with database.read() as session:
+        # Checkpoints first: every checkpoint read is then over records the next query sees
+        # (unless they were deleted), however many are appended in between.
+        signed_to = session.scalar(select(func.max(AuditCheckpoint.position)))
+        total, head = session.execute(select(func.count(), func.max(AuditRecord.position))).one()
+    walk = _Walk(database, keys, _Checkpoints(database, signed_to))
     if on_progress is not None:
-        with database.read() as session:
-            total = session.scalar(select(func.count()).select_from(AuditRecord)) or 0
-        on_progress.phase("Verifying the audit chain", total)
-    for page in _pages(database, AuditRecord.__table__, AuditRecord.position):
+        on_progress.phase("Verifying the audit chain", int(total))
+    for page in _pages(database, AuditRecord.__table__, AuditRecord.position, head):
         for row in page:
             walk.record(row)
         if on_progress is not None:
@@ -113,12 +120,17 @@ def verify_chain(
 
 
 def _pages(
-    database: Database, table: FromClause, position: InstrumentedAttribute[int]
+    database: Database,
+    table: FromClause,
+    position: InstrumentedAttribute[int],
+    through: int | None,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Every row of ``table`` in position order, a page per read unit."""
+    """The rows of ``table`` up to position ``through``, in position order, a page per read."""
+    if through is None:
+        return
     after: int | None = None
     while True:
-        query = select(table).order_by(position).limit(PAGE_SIZE)
+        query = select(table).where(position <= through).order_by(position).limit(PAGE_SIZE)
         if after is not None:
             query = query.where(position > after)
         with database.read() as session:
@@ -136,8 +148,8 @@ def _pages(
 class _Checkpoints:
     """The checkpoints in position order, read a page at a time as the walk reaches them."""
 
-    def __init__(self, database: Database) -> None:
-        self._pages = _pages(database, AuditCheckpoint.__table__, AuditCheckpoint.position)
+    def __init__(self, database: Database, through: int | None) -> None:
+        self._pages = _pages(database, AuditCheckpoint.__table__, AuditCheckpoint.position, through)
         self._waiting: deque[dict[str, Any]] = deque()
 
     def through(self, position: int | None) -> Iterator[Checkpoint]:
@@ -166,7 +178,7 @@ class _Walk:
 
     database: Database
     keys: dict[str, Ed25519PublicKey]
-    checkpoints: _Checkpoints = field(init=False)
+    checkpoints: _Checkpoints
     problems: list[Problem] = field(default_factory=list)
     problems_found: int = 0
     records_checked: int = 0
@@ -186,9 +198,6 @@ class _Walk:
     last_problem_at: int = -1
     last_checkpoint_at: int = -1
     _looked_up: tuple[str, int | None] | None = None
-
-    def __post_init__(self) -> None:
-        self.checkpoints = _Checkpoints(self.database)
 
     def record(self, row: dict[str, Any]) -> None:
         """Check the next record of the walk."""
