@@ -7,6 +7,7 @@ Townhall) and checks that verification names the kind of change and where it is.
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from townhall.platform.audit import verify as verify_module
 from townhall.platform.audit.chain import record_hash
 from townhall.platform.audit.checkpoints import checkpoint_key, sign_checkpoint
 from townhall.platform.audit.models import AuditCheckpoint, AuditRecord
+from townhall.platform.audit.retention import purge_audit
 from townhall.platform.audit.verify import ProblemKind, VerificationReport, verify_chain
 from townhall.platform.db import Database
 from townhall.settings import Settings
@@ -344,3 +346,27 @@ def test_what_is_added_after_the_walk_began_is_left_for_the_next_run(
     assert report.intact, report.problems
     assert (report.records_checked, report.checkpoints_checked) == (110, 1)
     assert verify_chain(database, settings).checkpoints_checked == 2
+
+
+class PurgesAfterTheFirstPage(GrowsAtTheEnd):
+    """A progress reporter that runs retention once the walk has begun."""
+
+    def advance(self, rows: int) -> None:
+        if not self.done:
+            purge_audit(self.database, older_than=datetime.now(UTC))
+        self.done += rows
+
+
+def test_a_purge_while_the_walk_runs_is_not_taken_for_missing_records(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verify_module, "PAGE_SIZE", 30)
+    chain_with_checkpoint(database, settings, 100)
+    append(database, 20, occurred_at=datetime.now(UTC) + timedelta(days=1))
+
+    purging = PurgesAfterTheFirstPage(database, settings)
+
+    report = verify_chain(database, settings, on_progress=purging)
+
+    assert report.intact, report.problems
+    assert (report.first_position, report.purged_to) == (101, 100)

@@ -205,9 +205,18 @@ class _Walk:
         if self.first_position is None:
             self._start(position)
         elif position != self.expected:
-            self._flag(self.expected, ProblemKind.MISSING, _missing(self.expected, position - 1))
-            self._checkpoints_through(position - 1, recomputed=None)
-            self.previous_hash = None
+            passed = self._checkpoints_through(position - 1, recomputed=None)
+            purged_to = self._purged_meanwhile(position, passed)
+            if purged_to is not None:
+                # Retention ran while the walk did: the chain now starts here, from the
+                # checkpoint it was purged to, as if the walk had begun after the purge.
+                self.first_position, self.purged_to = position, purged_to.position
+                self.previous_hash = purged_to.hash
+            else:
+                self._flag(
+                    self.expected, ProblemKind.MISSING, _missing(self.expected, position - 1)
+                )
+                self.previous_hash = None
         recomputed = record_hash(row)
         self.previous_out_of_place = self._judge(row, position, recomputed)
         self._checkpoints_through(position, recomputed=recomputed)
@@ -357,8 +366,20 @@ class _Walk:
         self._looked_up = (chain_hash, found)
         return found
 
-    def _checkpoints_through(self, position: int, *, recomputed: str | None) -> None:
-        """Check the checkpoints up to ``position``; the one at it against ``recomputed``."""
+    def _purged_meanwhile(self, position: int, passed: Checkpoint | None) -> Checkpoint | None:
+        """``passed``, if the records before ``position`` were purged to it during the walk."""
+        if passed is None or passed.position != position - 1:
+            return None
+        with self.database.read() as session:
+            oldest = session.scalar(select(func.min(AuditRecord.position)))
+        return passed if oldest == position else None
+
+    def _checkpoints_through(self, position: int, *, recomputed: str | None) -> Checkpoint | None:
+        """Check the checkpoints up to ``position``; the one at it against ``recomputed``.
+
+        Returns the last one taken, if any.
+        """
+        checkpoint: Checkpoint | None = None
         for checkpoint in self.checkpoints.through(position):
             self._check_signature(checkpoint)
             # A problem since the checkpoint before already explains a mismatch here.
@@ -377,6 +398,7 @@ class _Walk:
                     "every later hash recomputed",
                 )
             self.last_checkpoint_at = checkpoint.position
+        return checkpoint
 
     def _check_signature(self, checkpoint: Checkpoint) -> None:
         self.checkpoints_checked += 1
