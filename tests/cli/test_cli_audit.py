@@ -69,7 +69,7 @@ def test_verify_exits_1_and_names_the_break(database_url: str, database: Databas
     }
     table = run(database_url, "verify")
     assert table.exit_code == 1
-    assert "12 missing record 12 is missing" in words(table.stdout)
+    assert "1 problem Position Kind Detail 12 missing record 12 is missing" in words(table.stdout)
     assert "The audit chain is NOT intact." in words(table.stdout)
 
 

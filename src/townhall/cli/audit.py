@@ -177,7 +177,10 @@ def _print_report(report: VerificationReport) -> None:
     if report.intact:
         out.print("The audit chain is intact.", style="green")
         return
-    problems = Table(title=f"{report.problems_found:,} problems (the first are listed)")
+    title = f"{report.problems_found:,} problem{'' if report.problems_found == 1 else 's'}"
+    if report.problems_found > len(report.problems):
+        title += f" (the first {len(report.problems)} are listed)"
+    problems = Table(title=title)
     for heading in ("Position", "Kind", "Detail"):
         problems.add_column(heading)
     for problem in report.problems:
