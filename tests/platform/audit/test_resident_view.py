@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -283,3 +283,12 @@ def test_the_summary_counts_each_services_uses_most_recent_first(database: Datab
 )
 def test_times_are_written_the_gov_uk_way_in_uk_time(moment: datetime, words: str) -> None:
     assert london_time(moment) == words
+
+
+def test_a_hold_is_judged_the_same_whatever_the_time_zone_of_now(database: Database) -> None:
+    add_use(database, staff())
+    add_hold_with_record(database, actor_id="stf_housing", hidden_for=timedelta(hours=2))
+    # Five hours ahead of UTC on the wall clock, the same instant: the hold still holds.
+    now = datetime.now(UTC).astimezone(timezone(timedelta(hours=5)))
+    page = resident_view.list_data_uses(database, VIEWER, PageRequest(10), now=now)
+    assert page.items == []

@@ -111,6 +111,8 @@ def hidden_by_hold(now: datetime) -> ColumnElement[bool]:
     record of making the hold. Use as ``.where(~hidden_by_hold(now))``.
     """
     hold = AuditHold
+    # In UTC, as every time is stored: SQLite compares the stored text, offset dropped.
+    now = now.astimezone(UTC)
     return exists().where(
         hold.lifted_at.is_(None),
         hold.hidden_until > now,
