@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import LiveServer, PageWatch, assert_accessible
-from tests.platform.audit.trail import OFFICER, OTHER_OFFICER, PARKING_APP, add_use
+from tests.platform.audit.trail import add_account, three_uses
 from tests.sign_in import PASSWORD, install_test_doubles, make_staff
-from townhall.platform.auth.sign_in_models import ResidentAccount, StaffRole
+from townhall.platform.auth.sign_in_models import StaffRole
 from townhall.platform.db import Database
 
 pytestmark = pytest.mark.browser
@@ -29,19 +29,8 @@ BAD_REQUEST = "status of 400 (Bad Request)"
 @pytest.fixture
 def officer(page: Page, live_server: LiveServer, database: Database) -> Page:
     """A data protection officer signed in, with a few uses of two residents' data."""
-    add_use(database, "r1", OFFICER, hours=0)
-    add_use(database, "r1", PARKING_APP, hours=1)
-    add_use(database, "r2", OTHER_OFFICER, hours=2)
-    with database.write() as session:
-        session.add(
-            ResidentAccount(
-                id="res_a",
-                email="grace@example.com",
-                verified_at=datetime(2026, 9, 2, tzinfo=UTC),
-                resident_id="r1",
-                created_at=datetime(2026, 9, 1, tzinfo=UTC),
-            )
-        )
+    three_uses(database)
+    add_account(database, "res_a", "grace@example.com", "r1")
     install_test_doubles(live_server.app)
     make_staff(database, DPO_EMAIL, role=StaffRole.DATA_PROTECTION_OFFICER.value)
     page.goto(live_server.at("/staff/sign-in"))

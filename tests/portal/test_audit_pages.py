@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 
-from tests.platform.audit.trail import OFFICER, OTHER_OFFICER, PARKING_APP, add_use
+from tests.platform.audit.trail import OFFICER, add_account, add_use, three_uses
 from tests.sign_in import form_token, install_test_doubles, make_staff, sign_in_staff
 from townhall.platform.audit.models import AuditHold, AuditRecord
-from townhall.platform.auth.sign_in_models import ResidentAccount, StaffRole
+from townhall.platform.auth.sign_in_models import StaffRole
 from townhall.platform.db import Database
 
 DPO_EMAIL = "dpo@hackney.gov.uk"
@@ -24,10 +24,7 @@ _NEXT = re.compile(r'<a class="govuk-link govuk-pagination__link" href="([^"]+)"
 
 @pytest.fixture
 def trail(database: Database) -> Database:
-    add_use(database, "r1", OFFICER, hours=0)
-    add_use(database, "r1", PARKING_APP, hours=30)
-    add_use(database, "r2", OTHER_OFFICER, hours=50)
-    return database
+    return three_uses(database)
 
 
 @pytest.fixture
@@ -96,8 +93,8 @@ def test_the_search_page_starts_with_the_form_only(officer: TestClient, trail: D
         ({"consumer_id": "con_parking"}, [2]),
         ({"actor_id": "stf_2"}, [3]),
         ({"action": "viewed", "service": "account"}, [3, 2, 1]),
-        ({"occurred_from": "2026-10-02", "occurred_to": "2026-10-31"}, [3, 2]),
-        ({"occurred_to": "2026-10-02"}, [2, 1]),
+        ({"occurred_from": "2026-10-01", "occurred_to": "2026-10-31"}, [3, 2, 1]),
+        ({"occurred_to": "2026-09-30"}, []),
         ({"resident_id": "nobody"}, []),
     ],
 )
@@ -170,16 +167,7 @@ def test_results_come_a_page_at_a_time(officer: TestClient, trail: Database) -> 
 def test_the_report_shows_what_is_held_and_is_recorded_as_an_export(
     officer: TestClient, trail: Database
 ) -> None:
-    with trail.write() as session:
-        session.add(
-            ResidentAccount(
-                id="res_a",
-                email="grace@example.com",
-                verified_at=datetime(2026, 9, 2, tzinfo=UTC),
-                resident_id="r1",
-                created_at=datetime(2026, 9, 1, tzinfo=UTC),
-            )
-        )
+    add_account(trail, "res_a", "grace@example.com", "r1")
     response = officer.get("/staff/audit/residents/r1")
     assert response.status_code == 200
     assert "grace@example.com" in response.text

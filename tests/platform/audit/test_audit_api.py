@@ -10,22 +10,20 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 
-from tests.platform.audit.trail import OFFICER, OTHER_OFFICER, PARKING_APP, add_use
+from tests.platform.audit.trail import OTHER_OFFICER, add_account, three_uses
 from tests.tokens import TokenIssuer, bearer
 from townhall.platform.audit.models import AuditRecord
-from townhall.platform.auth.sign_in_models import ResidentAccount
 from townhall.platform.db import Database
 
 RECORDS = "/api/v1/audit/records"
+# The uses of residents' data the tests make, not the access-control changes of their consumers.
+USES = {"service": "account"}
 HOLDS = "/api/v1/audit/holds"
 
 
 @pytest.fixture
 def trail(database: Database) -> Database:
-    add_use(database, "r1", OFFICER, hours=0)
-    add_use(database, "r1", PARKING_APP, hours=1)
-    add_use(database, "r2", OTHER_OFFICER, hours=2)
-    return database
+    return three_uses(database)
 
 
 @pytest.fixture
@@ -69,7 +67,7 @@ def a_hold(**changes: Any) -> dict[str, Any]:
 def test_a_search_shows_every_field_newest_first(
     client: TestClient, trail: Database, officer: dict[str, str]
 ) -> None:
-    response = client.get(RECORDS, headers=officer)
+    response = client.get(RECORDS, params=USES, headers=officer)
     assert response.status_code == 200, response.text
     items = response.json()["items"]
     assert [item["position"] for item in items] == [3, 2, 1]
@@ -100,7 +98,7 @@ def test_each_filter(
     query: dict[str, str],
     expected: list[int],
 ) -> None:
-    response = client.get(RECORDS, params=query, headers=officer)
+    response = client.get(RECORDS, params={**USES, **query}, headers=officer)
     assert response.status_code == 200, response.text
     assert [item["position"] for item in response.json()["items"]] == expected
 
@@ -108,14 +106,14 @@ def test_each_filter(
 def test_pages_carry_signed_cursors_for_their_filters(
     client: TestClient, trail: Database, officer: dict[str, str]
 ) -> None:
-    first = client.get(RECORDS, params={"limit": 2}, headers=officer)
+    first = client.get(RECORDS, params={**USES, "limit": 2}, headers=officer)
     cursor = first.json()["next_cursor"]
     assert 'rel="next"' in first.headers["Link"]
-    second = client.get(RECORDS, params={"limit": 2, "cursor": cursor}, headers=officer)
+    second = client.get(RECORDS, params={**USES, "limit": 2, "cursor": cursor}, headers=officer)
     assert [item["position"] for item in second.json()["items"]] == [1]
     assert second.json()["next_cursor"] is None
     other = client.get(
-        RECORDS, params={"limit": 2, "cursor": cursor, "resident_id": "r1"}, headers=officer
+        RECORDS, params={**USES, "limit": 2, "cursor": cursor, "resident_id": "r1"}, headers=officer
     )
     assert other.status_code == 400
     assert other.json()["type"].endswith("/invalid-cursor")
@@ -270,16 +268,7 @@ def test_a_hold_that_may_not_be_made_is_a_422_naming_the_field(
 def test_the_export_holds_accounts_and_uses_and_is_recorded(
     client: TestClient, trail: Database, officer: dict[str, str]
 ) -> None:
-    with trail.write() as session:
-        session.add(
-            ResidentAccount(
-                id="res_a",
-                email="grace@example.com",
-                verified_at=None,
-                resident_id="r1",
-                created_at=datetime(2026, 9, 1, tzinfo=UTC),
-            )
-        )
+    add_account(trail, "res_a", "grace@example.com", "r1", verified=False)
     hold = client.post(
         HOLDS, json=a_hold(actor_id=None, consumer_id="con_parking"), headers=officer
     )

@@ -6,30 +6,21 @@ from datetime import timedelta
 
 import pytest
 
-from tests.platform.audit.trail import DPO, OFFICER, OTHER_OFFICER, PARKING_APP, T0, add_use
+from tests.platform.audit.trail import (
+    DPO,
+    OFFICER,
+    OTHER_OFFICER,
+    PARKING_APP,
+    T0,
+    add_account,
+    add_use,
+)
 from townhall.data_uses import held_data_sources
 from townhall.platform.audit.holds import NewHold, make_hold
 from townhall.platform.audit.subject_access import export_held_data
-from townhall.platform.auth.sign_in_models import ResidentAccount
 from townhall.platform.db import Database
 
 NOW = T0 + timedelta(days=30)
-
-
-def add_account(
-    database: Database, account_id: str, email: str, resident_id: str | None, **extra: object
-) -> None:
-    with database.write() as session:
-        session.add(
-            ResidentAccount(
-                id=account_id,
-                email=email,
-                verified_at=T0,
-                resident_id=resident_id,
-                created_at=T0,
-                **extra,
-            )
-        )
 
 
 @pytest.fixture
@@ -67,7 +58,7 @@ def test_the_export_holds_the_resident_s_accounts_and_no_one_else_s(
     assert first == {
         "email": "grace@example.com",
         "verified": True,
-        "created_at": "2026-10-01T09:00:00.000000Z",
+        "created_at": "2026-09-01T00:00:00.000000Z",
         "sign_in_provider": "A code sent by email",
     }
     assert second["sign_in_provider"] == "https://oidc.example.com"

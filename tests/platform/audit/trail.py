@@ -13,6 +13,7 @@ from townhall.platform.audit.vocabulary import (
     Action,
     ActorKind,
 )
+from townhall.platform.auth.sign_in_models import ResidentAccount
 from townhall.platform.db import Database
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -58,3 +59,35 @@ def add_use(
     with database.write() as session:
         [position] = record_uses(session, [use])
     return position
+
+
+def three_uses(database: Database) -> Database:
+    """r1's data used by an officer then the parking app, then r2's by another officer."""
+    add_use(database, "r1", OFFICER, hours=0)
+    add_use(database, "r1", PARKING_APP, hours=1)
+    add_use(database, "r2", OTHER_OFFICER, hours=2)
+    return database
+
+
+def add_account(
+    database: Database,
+    account_id: str,
+    email: str,
+    resident_id: str | None,
+    *,
+    verified: bool = True,
+    **extra: object,
+) -> None:
+    """A resident account made on 1 September 2026, matched to ``resident_id``."""
+    made = datetime(2026, 9, 1, tzinfo=UTC)
+    with database.write() as session:
+        session.add(
+            ResidentAccount(
+                id=account_id,
+                email=email,
+                verified_at=made if verified else None,
+                resident_id=resident_id,
+                created_at=made,
+                **extra,
+            )
+        )

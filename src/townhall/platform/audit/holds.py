@@ -108,20 +108,15 @@ def make_hold(database: Database, new: NewHold, actor: Actor, *, now: datetime) 
     if problems:
         raise ValidationFailed(problems)
     hold_id = "hld_" + secrets.token_hex(8)
-    use = DataUse(
-        actor=actor,
-        action=Action.HID,
-        service=DATA_PROTECTION,
-        data_kind=DATA_USES,
-        resident_id=new.resident_id,
-        subject=f"audit-hold:{hold_id}",
-        details={
-            "hold": hold_id,
-            "consumer_id": new.consumer_id,
-            "actor_id": new.actor_id,
-            "hidden_until": new.hidden_until.isoformat(),
-        },
-        occurred_at=now,
+    use = _hold_use(
+        actor,
+        Action.HID,
+        hold_id,
+        new.resident_id,
+        now,
+        consumer_id=new.consumer_id,
+        actor_id=new.actor_id,
+        hidden_until=new.hidden_until.isoformat(),
     )
     with database.write() as session:
         [position] = record_uses(session, [use])
@@ -153,21 +148,7 @@ def lift_hold(database: Database, hold_id: str, actor: Actor, *, now: datetime) 
         if not _record(hold).active(now):
             raise Conflict("This hold has already ended or been lifted.")
         hold.lifted_at = now
-        record_uses(
-            session,
-            [
-                DataUse(
-                    actor=actor,
-                    action=Action.LIFTED,
-                    service=DATA_PROTECTION,
-                    data_kind=DATA_USES,
-                    resident_id=hold.resident_id,
-                    subject=f"audit-hold:{hold.id}",
-                    details={"hold": hold.id},
-                    occurred_at=now,
-                )
-            ],
-        )
+        record_uses(session, [_hold_use(actor, Action.LIFTED, hold.id, hold.resident_id, now)])
         session.flush()
         return _record(hold)
 
@@ -208,6 +189,27 @@ def holds_on(session: Session, resident_id: str) -> list[HoldRecord]:
     return [
         _record(hold) for hold in session.scalars(statement.order_by(AuditHold.record_position))
     ]
+
+
+def _hold_use(
+    actor: Actor,
+    action: Action,
+    hold_id: str,
+    resident_id: str,
+    now: datetime,
+    **details: str | None,
+) -> DataUse:
+    """The audit record of making or lifting a hold: a use of the resident's record of uses."""
+    return DataUse(
+        actor=actor,
+        action=action,
+        service=DATA_PROTECTION,
+        data_kind=DATA_USES,
+        resident_id=resident_id,
+        subject=f"audit-hold:{hold_id}",
+        details={"hold": hold_id, **details},
+        occurred_at=now,
+    )
 
 
 def _record(hold: AuditHold) -> HoldRecord:
