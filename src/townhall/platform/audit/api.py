@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from townhall.data_uses import held_data_sources
+from townhall.data_uses import held_data_sources, vocabulary
 from townhall.errors import (
     Conflict,
     FieldError,
@@ -64,6 +64,16 @@ def _identifier(description: str) -> object:
 
 ResidentFilter = Annotated[str | None, _identifier("Only records about this resident.")]
 ConsumerFilter = Annotated[str | None, _identifier("Only records of this consumer's calls.")]
+# The services are every domain's, known once the app is built from townhall.data_uses.
+ServiceFilter = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=32,
+        description="Only records of this service (its key).",
+        json_schema_extra={"enum": sorted(vocabulary().services)},
+    ),
+]
 ActorFilter = Annotated[
     str | None, _identifier("Only records of what this staff (or resident) account did.")
 ]
@@ -108,10 +118,7 @@ def _add_record_routes(router: APIRouter) -> None:
         consumer_id: ConsumerFilter = None,
         actor_id: ActorFilter = None,
         action: Annotated[Action | None, Query(description="Only records of this action.")] = None,
-        service: Annotated[
-            str | None,
-            Query(min_length=1, max_length=32, description="Only records of this service."),
-        ] = None,
+        service: ServiceFilter = None,
         occurred_from: Annotated[
             datetime | None, Query(description="Only records made at or after this time.")
         ] = None,
