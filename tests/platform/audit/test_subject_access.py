@@ -16,7 +16,7 @@ from tests.platform.audit.trail import (
     add_use,
 )
 from townhall.data_uses import held_data_sources
-from townhall.platform.audit.holds import NewHold, make_hold
+from townhall.platform.audit.holds import HoldRecord, NewHold, make_hold
 from townhall.platform.audit.subject_access import export_held_data
 from townhall.platform.db import Database
 
@@ -76,31 +76,21 @@ def test_the_export_holds_every_use_of_the_resident_s_data_newest_first(
     assert (export.withheld_total, export.withheld) == (0, [])
 
 
+def hold_for_a_month(database: Database, **whose: str) -> HoldRecord:
+    new = NewHold(
+        resident_id="r1",
+        reason="Investigation",
+        hidden_until=NOW.date() + timedelta(days=30),
+        **whose,
+    )
+    return make_hold(database, new, DPO, now=NOW)
+
+
 def test_uses_a_hold_hides_are_withheld_and_counted_by_hold(
     database: Database, resident: str
 ) -> None:
-    by_officer = make_hold(
-        database,
-        NewHold(
-            resident_id="r1",
-            actor_id="stf_2",
-            reason="Case 1",
-            hidden_until=NOW.date() + timedelta(days=30),
-        ),
-        DPO,
-        now=NOW,
-    )
-    by_app = make_hold(
-        database,
-        NewHold(
-            resident_id="r1",
-            consumer_id="con_parking",
-            reason="Case 2",
-            hidden_until=NOW.date() + timedelta(days=30),
-        ),
-        DPO,
-        now=NOW,
-    )
+    by_officer = hold_for_a_month(database, actor_id="stf_2")
+    by_app = hold_for_a_month(database, consumer_id="con_parking")
     export = export_held_data(database, resident, held_data_sources(), now=NOW)
     # Shown: the first officer's use. Withheld: the other officer's, the app's, and the two
     # records of making the holds.
