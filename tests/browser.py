@@ -178,3 +178,11 @@ def describe_violations(url: str, violations: list[dict[str, Any]]) -> str:
             if summary:
                 lines.append(f"      {summary}")
     return "\n".join(lines)
+
+
+def sign_in_staff(page: Page, live_server: LiveServer, email: str, password: str) -> None:
+    """Fill in and send the staff sign-in form as a person would (the outcome is the caller's)."""
+    page.goto(live_server.at("/staff/sign-in"))
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import LiveServer, PageWatch, assert_accessible
+from tests.browser import LiveServer, PageWatch, assert_accessible, sign_in_staff
 from tests.sign_in import PASSWORD, install_test_doubles, make_staff
 from townhall.demo import BoroughSize, build_borough
 from townhall.platform.db import Database
@@ -30,10 +30,7 @@ def signed_in(page: Page, live_server: LiveServer, database: Database) -> Page:
     build_borough(database, council_code="E09000012", size=BoroughSize.SMALL, seed=42)
     install_test_doubles(live_server.app)
     make_staff(database, STAFF_EMAIL)
-    page.goto(live_server.at("/staff/sign-in"))
-    page.get_by_label("Email address").fill(STAFF_EMAIL)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_staff(page, live_server, STAFF_EMAIL, PASSWORD)
     expect(page).to_have_url(live_server.at("/staff"))
     return page
 

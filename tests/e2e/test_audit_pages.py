@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import LiveServer, PageWatch, assert_accessible
+from tests.browser import LiveServer, PageWatch, assert_accessible, sign_in_staff
 from tests.platform.audit.trail import add_account, three_uses
 from tests.sign_in import PASSWORD, install_test_doubles, make_staff
 from townhall.platform.auth.sign_in_models import StaffRole
@@ -33,10 +33,7 @@ def officer(page: Page, live_server: LiveServer, database: Database) -> Page:
     add_account(database, "res_a", "grace@example.com", "r1")
     install_test_doubles(live_server.app)
     make_staff(database, DPO_EMAIL, role=StaffRole.DATA_PROTECTION_OFFICER.value)
-    page.goto(live_server.at("/staff/sign-in"))
-    page.get_by_label("Email address").fill(DPO_EMAIL)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_staff(page, live_server, DPO_EMAIL, PASSWORD)
     expect(page).to_have_url(live_server.at("/staff"))
     return page
 

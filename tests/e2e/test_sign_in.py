@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import LiveServer, PageWatch, assert_accessible
+from tests.browser import LiveServer, PageWatch, assert_accessible, sign_in_staff
 from tests.sign_in import PASSWORD, RecordingSender, install_test_doubles, make_staff
 from townhall.platform.db import Database
 from townhall.settings import Settings
@@ -32,10 +32,7 @@ def sender(live_server: LiveServer) -> RecordingSender:
 
 
 def _sign_in_as_staff(page: Page, live_server: LiveServer, password: str) -> None:
-    page.goto(live_server.at("/staff/sign-in"))
-    page.get_by_label("Email address").fill(STAFF_EMAIL)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_staff(page, live_server, STAFF_EMAIL, password)
 
 
 def test_staff_sign_in_then_sign_out(
