@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from townhall.data_uses import vocabulary
@@ -152,6 +153,18 @@ def known_service(key: str, field: str = "query.service") -> Service:
     return found
 
 
+def newest_first(session: Session, statement: Select[Any], page: PageRequest) -> Page[Any]:
+    """One page of ``statement`` (whose first column is an ``AuditRecord``), newest first."""
+    return keyset_page(
+        session,
+        statement,
+        [AuditRecord.position.expression],
+        page,
+        lambda row: [row[0].position],
+        descending=True,
+    )
+
+
 def list_data_uses(
     database: Database,
     viewer: ResidentViewer,
@@ -164,14 +177,7 @@ def list_data_uses(
     """One page of the uses ``viewer`` is shown, newest first, of one service or all."""
     statement = select(AuditRecord).where(_filters(viewer, now, service))
     with database.read() as session:
-        found = keyset_page(
-            session,
-            statement,
-            [AuditRecord.position.expression],
-            page,
-            lambda row: [row[0].position],
-            descending=True,
-        )
+        found = newest_first(session, statement, page)
         records = [row[0] for row in found.items]
         names = _Names.of(session, records, show_staff_names=show_staff_names)
         entries = [_entry(record, names) for record in records]

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from townhall.platform.audit.models import AuditRecord
-from townhall.platform.audit.resident_view import hidden_by_hold
+from townhall.platform.audit.resident_view import hidden_by_hold, newest_first
 from townhall.platform.db import Database, aware
-from townhall.platform.http.pagination import Page, PageRequest, keyset_page
+from townhall.platform.http.pagination import Page, PageRequest
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,7 @@ def search_records(
     """One page of the records matching ``filters``, newest first."""
     statement = _matching(filters).add_columns(hidden_by_hold(now))
     with database.read() as session:
-        found = keyset_page(
-            session,
-            statement,
-            [AuditRecord.position.expression],
-            page,
-            lambda row: [row[0].position],
-            descending=True,
-        )
+        found = newest_first(session, statement, page)
         records = [found_record(row[0], hidden=bool(row[1])) for row in found.items]
     return Page(items=records, next_position=found.next_position)
 
