@@ -8,6 +8,8 @@ SIZE   ?= small
 SEED   ?= 42
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Test processes: one a core (ADR 31). WORKERS=0 runs the suite in this process.
+WORKERS ?= auto
 VENDOR := src/townhall/portal/static/vendor
 
 # Browsers come from Debian's packages, never downloaded by a test tool.
@@ -41,7 +43,7 @@ serve: install  ## Serve the database that is already there
 	$(BIN)/townhall serve --host $(HOST) --port $(PORT)
 
 test: install  ## Run the whole test suite (TOWNHALL_TEST_DATABASE=postgresql for PostgreSQL)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist worksteal
 
 lint: install  ## ruff, formatting and mypy --strict
 	$(BIN)/ruff check src tests bench
