@@ -19,6 +19,8 @@ from townhall import __version__
 from townhall.domains.addresses.api import build_addresses_router
 from townhall.domains.addresses.matching_api import build_address_matches_router
 from townhall.domains.people.api import build_people_router
+from townhall.domains.people.me_api import build_people_me_router
+from townhall.domains.people.sources_api import build_sources_router
 from townhall.event_types import event_readers, event_registry
 from townhall.platform.audit.api import build_audit_router
 from townhall.platform.audit.checkpoints import keep_signing
@@ -183,8 +185,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_addresses_router())
     app.include_router(build_address_matches_router())
     app.include_router(build_people_router())
+    app.include_router(build_sources_router())
     app.include_router(build_audit_router())
     app.include_router(build_me_router())
+    app.include_router(build_people_me_router())
     build_portal(app, context)
 
     # Added innermost first. The request context answers unexpected exceptions itself, so the

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from townhall.domains.addresses.events import ADDRESS_EVENT_TYPES
 from townhall.domains.addresses.search_projection import SearchIndexProjection
+from townhall.domains.people.events import PEOPLE_EVENT_TYPES
 from townhall.platform.events.readers import EventReader
 from townhall.platform.events.registry import EventRegistry, EventType
 from townhall.settings import Settings
 
-ALL_EVENT_TYPES: tuple[EventType, ...] = (*ADDRESS_EVENT_TYPES,)
+ALL_EVENT_TYPES: tuple[EventType, ...] = (*ADDRESS_EVENT_TYPES, *PEOPLE_EVENT_TYPES)
 
 
 def event_registry() -> EventRegistry:

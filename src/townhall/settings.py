@@ -266,6 +266,20 @@ class Settings(BaseSettings):
             "their role. Off by default: the council decides, in its privacy notice."
         ),
     )
+    people_link_threshold: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.99,
+        description=(
+            "Match probability from which the linkage model links two source records into one "
+            "resident without a person looking."
+        ),
+    )
+    people_review_threshold: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.80,
+        description=(
+            "Match probability from which a possible match below the link threshold goes to the "
+            "staff review queue; below it, records are left apart."
+        ),
+    )
     retention_interval_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = Field(
         default=60,
         description=(

@@ -15,7 +15,19 @@ import typer
 from townhall import __version__
 
 # Modules, not their functions: `townhall.cli.serve` must stay the module, for tests to patch.
-from townhall.cli import addresses, audit, consumers, db, demo, docs, events, keys, serve, staff
+from townhall.cli import (
+    addresses,
+    audit,
+    consumers,
+    db,
+    demo,
+    docs,
+    events,
+    keys,
+    people,
+    serve,
+    staff,
+)
 
 app = typer.Typer(
     name="townhall",
@@ -35,6 +47,7 @@ app.add_typer(staff.staff_app)
 app.add_typer(addresses.addresses_app)
 app.add_typer(events.events_app)
 app.add_typer(audit.audit_app)
+app.add_typer(people.people_app)
 app.add_typer(docs.docs_app)
 
 

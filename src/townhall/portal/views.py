@@ -37,6 +37,7 @@ from townhall.portal.templating import (
 from townhall.portal.views_addresses import build_addresses_router
 from townhall.portal.views_audit import build_audit_pages
 from townhall.portal.views_data_uses import build_data_uses_pages
+from townhall.portal.views_people import build_people_pages
 from townhall.portal.views_sign_in import install_sign_in
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
@@ -198,4 +199,5 @@ def build_portal(app: FastAPI, context: AppContext) -> None:
     app.include_router(build_addresses_router(context, templates))
     app.include_router(build_data_uses_pages(context, templates))
     app.include_router(build_audit_pages(context, templates))
+    app.include_router(build_people_pages(context, templates))
     app.include_router(_build_router(context))

@@ -48,6 +48,11 @@ KNOWN_SCOPES: tuple[Scope, ...] = (
         "is recorded with the grant's purpose and shown to the resident.",
     ),
     Scope(
+        "people:write",
+        "Decide who is who: merge residents, unlink a source record, accept or reject a possible "
+        "match, undo a decision, change the golden record's rules. Every change is recorded.",
+    ),
+    Scope(
         "audit:read",
         "Search the audit trail of uses of personal data (data protection officers). Each "
         "search about a resident is itself recorded.",

@@ -1,0 +1,1 @@
+"""Connectors: how Townhall reads a source system's records of people (CSV drops, SQL tables)."""
