@@ -18,7 +18,7 @@ the report records an export, before the page is sent.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -73,15 +73,9 @@ class SearchQuery:
 
     def filled(self) -> dict[str, str]:
         """The form's fields that were filled in, trimmed."""
-        values = {
-            "resident_id": self.resident_id,
-            "consumer_id": self.consumer_id,
-            "actor_id": self.actor_id,
-            "action": self.action,
-            "service": self.service,
-            "occurred_from": self.occurred_from,
-            "occurred_to": self.occurred_to,
-        }
+        # Every field but the place in the results.
+        values = asdict(self)
+        del values["cursor"], values["page"]
         return {name: value.strip() for name, value in values.items() if value.strip()}
 
 
