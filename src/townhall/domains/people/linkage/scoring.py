@@ -1,0 +1,350 @@
+"""Scoring pairs of source records with the active linkage model (Splink on DuckDB).
+
+This module owns ``load_scorer``: the active model of ``people_linkage_models`` over a frame of
+every source record (``frame``) kept warm in an in-memory DuckDB, implementing
+``results.Scorer``. It never writes links; the residents service places records from its pairs.
+
+- ``score_all`` runs Splink's prediction over every blocked pair and streams the pairs at or
+  above a probability from DuckDB in batches, so a million records' pairs never sit in Python
+  at once.
+- ``score_records`` first re-reads the given (new or changed) records into the frame, then
+  finds their candidates with the model's own blocking rules in SQL (a join of those records
+  to the frame per rule) and scores only those pairs: no full run, and because blocking rules
+  pair two records on their own values alone, exactly the pairs (and the scores) a full run
+  would give those records.
+- ``evidence`` scores one pair whether or not blocking would have paired them.
+
+Term frequencies (how common a first name or surname is) are computed once, when the scorer is
+loaded, and registered with every prediction, so a pair scores the same in every path.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from townhall.domains.people.linkage import engine, frame
+from townhall.domains.people.linkage.model import LABELS, SHOWN
+from townhall.domains.people.linkage.results import Comparison, ScoredPair, ordered
+from townhall.domains.people.models import LinkageModel
+from townhall.errors import Conflict
+from townhall.platform.db import Database
+from townhall.platform.logging import get_logger
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = get_logger(__name__)
+
+_STREAM_BATCH = 50_000
+_SUBSET = "people_subset"
+_TARGETS = "people_targets"
+
+
+class NoLinkageModel(Conflict):
+    """There is no trained model to score with."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One comparison of the model: its name, its levels by gamma, whether tf adjusts it."""
+
+    name: str
+    levels: dict[int, str]
+    tf: bool
+
+
+def _fields(settings: dict[str, Any]) -> tuple[_Field, ...]:
+    fields = []
+    for comparison in settings["comparisons"]:
+        levels = comparison["comparison_levels"]
+        non_null = [level for level in levels if not level.get("is_null_level")]
+        by_gamma = {-1: "Missing from either"}
+        for position, level in enumerate(non_null):
+            by_gamma[len(non_null) - 1 - position] = str(level.get("label_for_charts", ""))
+        tf = any(level.get("tf_adjustment_column") for level in levels)
+        fields.append(_Field(comparison["output_column_name"], by_gamma, tf))
+    return tuple(fields)
+
+
+def _tf_columns(settings: dict[str, Any]) -> list[str]:
+    columns: list[str] = []
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            column = level.get("tf_adjustment_column")
+            if column and column not in columns:
+                columns.append(column)
+    return columns
+
+
+def _rules(settings: dict[str, Any]) -> list[str]:
+    """The model's prediction blocking rules as SQL conditions on ``l`` and ``r``."""
+    rules = []
+    for rule in settings["blocking_rules_to_generate_predictions"]:
+        sql = rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
+        rules.append(sql)
+    return rules
+
+
+def _weight(bf: float | None, tf: float | None) -> float:
+    factor = (bf if bf is not None else 1.0) * (tf if tf is not None else 1.0)
+    if factor <= 0.0:
+        return -math.inf
+    return math.log2(factor)
+
+
+class SplinkScorer:
+    """The active model over a warm frame of every source record."""
+
+    def __init__(
+        self,
+        database: Database,
+        model_id: int,
+        settings: dict[str, Any],
+        connection: duckdb.DuckDBPyConnection,
+    ) -> None:
+        """Use ``load_scorer``: it reads the model and the frame."""
+        self.model_id = model_id
+        self.database = database
+        self.settings = settings
+        self.connection = connection
+        self.fields = _fields(settings)
+        self.prior = float(settings["probability_two_random_records_match"])
+        self.prior_weight = engine.weight_of(self.prior)
+        self._tf_columns = _tf_columns(settings)
+        self._rules = _rules(settings)
+        self._lock = threading.Lock()
+        self._select = self._select_sql()
+        self._compute_term_frequencies()
+
+    # --- the frame ---------------------------------------------------------------------
+
+    def _compute_term_frequencies(self) -> None:
+        """How common each value of each term-frequency column is, once for every path."""
+        for column in self._tf_columns:
+            self.connection.execute(
+                f"CREATE OR REPLACE TABLE people_tf_{column} AS "  # noqa: S608
+                f"SELECT {column}, CAST(count(*) AS DOUBLE) / sum(count(*)) OVER () "
+                f"AS tf_{column} FROM {frame.FRAME} WHERE {column} IS NOT NULL "
+                f"GROUP BY {column}"
+            )
+
+    def refresh(self, record_ids: Sequence[int]) -> None:
+        """Re-read these records into the frame (dropping any no longer in the database)."""
+        wanted = sorted({int(rid) for rid in record_ids})
+        found: set[int] = set()
+        for rows in frame.read_rows(self.database, wanted):
+            frame.add_rows(self.connection, rows)
+            found.update(int(row[0]) for row in rows)
+        frame.remove_rows(self.connection, [rid for rid in wanted if rid not in found])
+
+    def close(self) -> None:
+        """Release the DuckDB database."""
+        self.connection.close()
+
+    # --- scoring -----------------------------------------------------------------------
+
+    def _linker(self, table: str, settings: dict[str, Any]) -> Any:
+        linker = engine.linker(self.connection, table, settings)
+        with engine.quiet():
+            for column in self._tf_columns:
+                linker.table_management.register_term_frequency_lookup(
+                    self.connection.table(f"people_tf_{column}").df(), column, overwrite=True
+                )
+        return linker
+
+    def _predict(self, table: str, settings: dict[str, Any], at_least: float) -> Any:
+        linker = self._linker(table, settings)
+        with engine.quiet():
+            return linker.inference.predict(threshold_match_probability=at_least)
+
+    def _select_sql(self) -> str:
+        columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
+        for field in self.fields:
+            shown = SHOWN.get(field.name, field.name)
+            columns += [f"{shown}_l", f"{shown}_r", f"gamma_{field.name}", f"bf_{field.name}"]
+            columns.append(f"bf_tf_adj_{field.name}" if field.tf else "NULL")
+        return ", ".join(columns)
+
+    def _pair(self, row: Sequence[Any], *, with_evidence: bool) -> ScoredPair:
+        left, right = ordered(int(row[0]), int(row[1]))
+        comparisons: tuple[Comparison, ...] = ()
+        if with_evidence:
+            items = []
+            for index, field in enumerate(self.fields):
+                first = 4 + index * 5
+                value_l, value_r, gamma, bf, tf = row[first : first + 5]
+                if int(row[0]) != left:
+                    value_l, value_r = value_r, value_l
+                items.append(
+                    Comparison(
+                        field=field.name,
+                        label=LABELS.get(field.name, field.name),
+                        left=value_l,
+                        right=value_r,
+                        level=field.levels.get(int(gamma), str(gamma)),
+                        weight=0.0 if int(gamma) == -1 else _weight(bf, tf),
+                    )
+                )
+            comparisons = tuple(items)
+        return ScoredPair(
+            left=left,
+            right=right,
+            match_weight=float(row[2]),
+            match_probability=float(row[3]),
+            comparisons=comparisons,
+            prior_weight=self.prior_weight,
+        )
+
+    def score_all(
+        self,
+        *,
+        at_least: float,
+        with_evidence_below: float,
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ) -> Iterator[ScoredPair]:
+        """Every blocked pair of every source record with probability ``at_least``, streamed.
+
+        Pairs below ``with_evidence_below`` (the review band) carry their comparisons.
+        """
+        report = on_progress or (lambda _phase, _done, _total: None)
+        with self._lock:
+            records = self._count()
+            report("blocking and scoring", 0, records)
+            predictions = self._predict(frame.FRAME, self.settings, at_least)
+            report("blocking and scoring", records, records)
+            name = predictions.physical_name
+            total = int(self.connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0])  # type: ignore[index]  # noqa: S608
+            log.info("people.linkage.scored", records=records, pairs=total, at_least=at_least)
+            cursor = self.connection.cursor()
+        try:
+            report("reading pairs", 0, total)
+            result = cursor.execute(f"SELECT {self._select} FROM {name}")  # noqa: S608
+            done = 0
+            while rows := result.fetchmany(_STREAM_BATCH):
+                for row in rows:
+                    yield self._pair(row, with_evidence=float(row[3]) < with_evidence_below)
+                done += len(rows)
+                report("reading pairs", done, total)
+        finally:
+            cursor.close()
+            with self._lock:
+                predictions.drop_table_from_database_and_remove_from_cache()
+
+    def score_records(self, record_ids: Sequence[int], *, at_least: float) -> list[ScoredPair]:
+        """Pairs of each given (new or changed) record with any other record, with evidence."""
+        wanted = sorted({int(rid) for rid in record_ids})
+        if not wanted:
+            return []
+        with self._lock:
+            self.refresh(wanted)
+            self._subset(wanted)
+            predictions = self._predict(_SUBSET, self.settings, at_least)
+            try:
+                rows = self.connection.execute(
+                    f"SELECT {self._select} FROM {predictions.physical_name} "  # noqa: S608
+                    f"WHERE unique_id_l IN (SELECT unique_id FROM {_TARGETS}) "
+                    f"OR unique_id_r IN (SELECT unique_id FROM {_TARGETS})"
+                ).fetchall()
+            finally:
+                predictions.drop_table_from_database_and_remove_from_cache()
+        pairs = [self._pair(row, with_evidence=True) for row in rows]
+        return sorted(pairs, key=lambda pair: (pair.left, pair.right))
+
+    def _subset(self, wanted: Sequence[int]) -> None:
+        """The wanted records and every record a blocking rule pairs with one of them."""
+        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {_TARGETS} (unique_id BIGINT)")
+        self.connection.executemany(
+            f"INSERT INTO {_TARGETS} VALUES (?)",  # noqa: S608
+            [(rid,) for rid in wanted],
+        )
+        joins = [
+            f"SELECT r.unique_id FROM {frame.FRAME} AS l JOIN {_TARGETS} AS t "  # noqa: S608
+            f"ON l.unique_id = t.unique_id JOIN {frame.FRAME} AS r ON ({rule})"
+            for rule in self._rules
+        ]
+        targets = f"SELECT unique_id FROM {_TARGETS}"  # noqa: S608
+        candidates = " UNION ".join([targets, *joins])
+        self.connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_SUBSET} AS SELECT * FROM {frame.FRAME} "  # noqa: S608
+            f"WHERE unique_id IN ({candidates})"
+        )
+
+    def evidence(self, left: int, right: int) -> ScoredPair:
+        """One pair's score and comparisons, whether or not blocking would have paired them."""
+        left, right = ordered(int(left), int(right))
+        with self._lock:
+            self.refresh([left, right])
+            found = self.connection.execute(
+                f"SELECT count(*) FROM {frame.FRAME} WHERE unique_id IN (?, ?)",  # noqa: S608
+                [left, right],
+            ).fetchone()
+            if left == right or found is None or found[0] != 2:
+                from townhall.errors import NotFound  # noqa: PLC0415
+
+                msg = f"There is no pair of source person records {left} and {right}."
+                raise NotFound(msg)
+            self.connection.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_SUBSET} AS SELECT * FROM {frame.FRAME} "  # noqa: S608
+                "WHERE unique_id IN (?, ?)",
+                [left, right],
+            )
+            every_pair = {
+                **self.settings,
+                "blocking_rules_to_generate_predictions": [
+                    {"blocking_rule": "1=1", "sql_dialect": "duckdb"}
+                ],
+            }
+            predictions = self._predict(_SUBSET, every_pair, 0.0)
+            try:
+                row = self.connection.execute(
+                    f"SELECT {self._select} FROM {predictions.physical_name}"  # noqa: S608
+                ).fetchone()
+            finally:
+                predictions.drop_table_from_database_and_remove_from_cache()
+        if row is None:  # pragma: no cover - two records always make one pair
+            msg = f"The model gave no score for records {left} and {right}."
+            raise RuntimeError(msg)
+        return self._pair(row, with_evidence=True)
+
+    def _count(self) -> int:
+        found = self.connection.execute(f"SELECT count(*) FROM {frame.FRAME}").fetchone()  # noqa: S608
+        return int(found[0]) if found else 0
+
+
+def active_model(database: Database) -> LinkageModel:
+    """The active linkage model; NoLinkageModel naming the command that trains one."""
+    with database.read() as session:
+        model = session.scalars(
+            select(LinkageModel)
+            .where(LinkageModel.active.is_(True))
+            .order_by(LinkageModel.id.desc())
+            .limit(1)
+        ).first()
+        if model is None:
+            msg = (
+                "There is no trained linkage model yet: train one on the council's records "
+                "with `townhall people train`."
+            )
+            raise NoLinkageModel(msg)
+        session.expunge(model)
+        return model
+
+
+def load_scorer(
+    database: Database, *, on_batch: Callable[[int], None] | None = None
+) -> SplinkScorer:
+    """The active model over a fresh frame of every source record of ``database``.
+
+    ``on_batch(rows)`` reports the frame's loading. Raises NoLinkageModel when none is trained.
+    """
+    model = active_model(database)
+    connection = engine.connect()
+    records = frame.load_frame(connection, database, on_batch=on_batch)
+    log.info("people.linkage.loaded", model_id=model.id, records=records)
+    return SplinkScorer(database, model.id, model.settings, connection)
