@@ -1,0 +1,312 @@
+"""The golden record: each field of a resident chosen among its source records by a rule.
+
+This module owns survivorship (``people_survivorship_rules``) and computing a resident's golden
+record, contact details and addresses from its linked records. A rule per field says how its
+value is chosen: ``most_trusted`` (the first source in the rule's list with a value, then
+sources by their trust, then the most recent) or ``most_recent`` (the latest
+``source_updated_at`` with a value, ties by trust). Fields with no row in the table use the
+defaults here. Every chosen value says where it came from, so a person can see why.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from townhall.domains.people.models import PeopleSource, SourcePersonRecord, SurvivorshipRule
+from townhall.errors import FieldError, ValidationFailed
+from townhall.platform.db import Database, aware
+
+MOST_TRUSTED = "most_trusted"
+MOST_RECENT = "most_recent"
+RULES = (MOST_TRUSTED, MOST_RECENT)
+
+# The golden record's fields, in the order a page shows them, and each one's default rule:
+# who a person is comes from the system trusted most; how to reach them from the latest news.
+DEFAULT_RULES: dict[str, str] = {
+    "title": MOST_TRUSTED,
+    "first_name": MOST_TRUSTED,
+    "middle_names": MOST_TRUSTED,
+    "last_name": MOST_TRUSTED,
+    "date_of_birth": MOST_TRUSTED,
+    "national_insurance_number": MOST_TRUSTED,
+    "email": MOST_RECENT,
+    "phone": MOST_RECENT,
+    # The address text, its postcode and UPRN are chosen together, from one record.
+    "address": MOST_RECENT,
+}
+FIELDS = tuple(DEFAULT_RULES)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one field is chosen, and (for most_trusted) the sources in order of trust."""
+
+    field: str
+    rule: str
+    sources: tuple[str, ...] = ()
+    updated_at: datetime | None = None  # None: the default in code, never changed
+    updated_by: str | None = None
+
+
+def name_key(*names: str | None) -> str:
+    """Names as search compares them: lower case, no accents or apostrophes, words by spaces.
+
+    "O'Neill-Smith" is "oneill smith"; "Zoë" is "zoe".
+    """
+    text = " ".join(name for name in names if name)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    text = re.sub("['\u2019`]", "", text.lower())
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text).split())
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+def rules(session: Session) -> dict[str, Rule]:
+    """Every field's rule: the table's, or the default in code for a field it has no row for."""
+    found = {
+        row.field: Rule(
+            row.field, row.rule, tuple(row.sources), aware(row.updated_at), row.updated_by
+        )
+        for row in session.scalars(select(SurvivorshipRule))
+    }
+    return {name: found.get(name, Rule(name, DEFAULT_RULES[name])) for name in FIELDS}
+
+
+def list_rules(database: Database) -> list[Rule]:
+    """Every field's rule, in the golden record's order."""
+    with database.read() as session:
+        return list(rules(session).values())
+
+
+def validate_rules(changes: Sequence[Rule], known_sources: Iterable[str]) -> None:
+    """ValidationFailed naming each unknown field, rule or source in ``changes``."""
+    known = set(known_sources)
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for index, change in enumerate(changes):
+        where = f"body.rules.{index}"
+        if change.field not in DEFAULT_RULES:
+            errors.append(
+                FieldError(f"{where}.field", f"Unknown field; one of {', '.join(FIELDS)}")
+            )
+        if change.field in seen:
+            errors.append(FieldError(f"{where}.field", "The field is given twice"))
+        seen.add(change.field)
+        if change.rule not in RULES:
+            errors.append(FieldError(f"{where}.rule", f"Unknown rule; one of {', '.join(RULES)}"))
+        for name in change.sources:
+            if name not in known:
+                errors.append(FieldError(f"{where}.sources", f"Unknown source system {name!r}"))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def set_rules(session: Session, changes: Sequence[Rule], *, updated_by: str) -> None:
+    """Replace the rules of the fields in ``changes`` (in the caller's unit of work).
+
+    Golden records are not recomputed here: call ``recompute_all`` after the commit.
+    """
+    validate_rules(changes, session.scalars(select(PeopleSource.name)))
+    now = datetime.now(UTC)
+    fields = [change.field for change in changes]
+    session.execute(delete(SurvivorshipRule).where(SurvivorshipRule.field.in_(fields)))
+    for change in changes:
+        session.add(
+            SurvivorshipRule(
+                field=change.field,
+                rule=change.rule,
+                sources=list(change.sources),
+                updated_at=now,
+                updated_by=updated_by,
+            )
+        )
+
+
+def trust_of(session: Session) -> dict[str, int]:
+    """Each source system's trust (1 is the most trusted)."""
+    rows = session.execute(select(PeopleSource.name, PeopleSource.trust))
+    return dict(rows.all())
+
+
+# --- computing ---------------------------------------------------------------------------------
+
+_UNTRUSTED = 1_000_000
+
+
+def _value(record: SourcePersonRecord, name: str) -> Any:
+    if name == "address":
+        return record.address_text if (record.address_text or uprn_of(record)) else None
+    return getattr(record, name)
+
+
+def uprn_of(record: SourcePersonRecord) -> int | None:
+    """The record's UPRN: as its source gave it, else as address matching found it."""
+    return record.uprn if record.uprn is not None else record.matched_uprn
+
+
+def _stamp(moment: datetime) -> float:
+    return aware(moment).timestamp()
+
+
+def choose(
+    records: Sequence[SourcePersonRecord], rule: Rule, trust: Mapping[str, int]
+) -> SourcePersonRecord | None:
+    """The record whose value of ``rule.field`` survives (None when no record has one)."""
+    having = [record for record in records if _value(record, rule.field) not in (None, "")]
+    if not having:
+        return None
+    listed = {name: index for index, name in enumerate(rule.sources)}
+
+    def trusted(record: SourcePersonRecord) -> tuple[int, int]:
+        return (
+            listed.get(record.source_system, len(listed)),
+            trust.get(record.source_system, _UNTRUSTED),
+        )
+
+    if rule.rule == MOST_TRUSTED:
+        return min(having, key=lambda r: (*trusted(r), -_stamp(r.source_updated_at), r.id))
+    return min(having, key=lambda r: (-_stamp(r.source_updated_at), *trusted(r), r.id))
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+@dataclass(frozen=True)
+class Golden:
+    """A resident's golden record with its searchable columns."""
+
+    record: dict[str, Any]  # {"fields", "contact_details", "addresses"}: stored as ``golden``
+    first_name: str | None
+    last_name: str | None
+    name_key: str | None
+    date_of_birth: date | None
+    postcode: str | None
+    uprn: int | None
+
+
+def compute(
+    records: Sequence[SourcePersonRecord],
+    rules_by_field: Mapping[str, Rule],
+    trust: Mapping[str, int],
+) -> Golden:
+    """The golden record of a resident holding ``records``."""
+    fields: dict[str, Any] = {}
+    chosen: dict[str, SourcePersonRecord] = {}
+    for name in FIELDS:
+        rule = rules_by_field[name]
+        winner = choose(records, rule, trust)
+        if winner is None:
+            continue
+        chosen[name] = winner
+        entry = {
+            "value": _jsonable(_value(winner, name)),
+            "source_system": winner.source_system,
+            "source_record_id": winner.source_record_id,
+            "record_id": winner.id,
+            "updated_at": aware(winner.source_updated_at).isoformat(),
+            "rule": rule.rule,
+        }
+        if name == "address":
+            entry["postcode"] = winner.postcode
+            entry["uprn"] = uprn_of(winner)
+        fields[name] = entry
+    address = chosen.get("address")
+    names = sorted(
+        {
+            key
+            for record in records
+            for key in name_key(record.first_name, record.middle_names, record.last_name).split()
+        }
+    )
+    key = " ".join(names)[:220] or None
+    first = chosen.get("first_name")
+    last = chosen.get("last_name")
+    born = chosen.get("date_of_birth")
+    return Golden(
+        record={
+            "fields": fields,
+            "contact_details": contact_details(records),
+            "addresses": addresses(records, address),
+        },
+        first_name=first.first_name if first else None,
+        last_name=last.last_name if last else None,
+        name_key=key,
+        date_of_birth=born.date_of_birth if born else None,
+        postcode=address.postcode if address else None,
+        uprn=uprn_of(address) if address else None,
+    )
+
+
+def contact_details(records: Iterable[SourcePersonRecord]) -> list[dict[str, Any]]:
+    """Every distinct email and phone, with the records holding it and when last seen."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in sorted(records, key=lambda r: r.id):
+        for kind in ("email", "phone"):
+            value = getattr(record, kind)
+            if not value:
+                continue
+            key = (kind, value.strip().lower() if kind == "email" else re.sub(r"\D", "", value))
+            seen = aware(record.source_updated_at).isoformat()
+            entry = found.setdefault(
+                key, {"kind": kind, "value": value, "sources": [], "last_seen": seen}
+            )
+            entry["sources"].append({"source_system": record.source_system, "record_id": record.id})
+            entry["last_seen"] = max(entry["last_seen"], seen)
+    return sorted(
+        found.values(), key=lambda entry: (entry["kind"], entry["last_seen"]), reverse=False
+    )
+
+
+def addresses(
+    records: Iterable[SourcePersonRecord], golden: SourcePersonRecord | None
+) -> list[dict[str, Any]]:
+    """Every distinct address (by UPRN, else by its text), the golden one marked."""
+    found: dict[str, dict[str, Any]] = {}
+    golden_key = _address_key(golden) if golden is not None else None
+    for record in sorted(records, key=lambda r: r.id):
+        key = _address_key(record)
+        if key is None:
+            continue
+        entry = found.setdefault(
+            key,
+            {
+                "uprn": uprn_of(record),
+                "address_text": record.address_text,
+                "postcode": record.postcode,
+                "sources": [],
+                "golden": key == golden_key,
+            },
+        )
+        entry["sources"].append({"source_system": record.source_system, "record_id": record.id})
+    return sorted(found.values(), key=lambda entry: (not entry["golden"], str(entry["uprn"])))
+
+
+def _address_key(record: SourcePersonRecord) -> str | None:
+    uprn = uprn_of(record)
+    if uprn is not None:
+        return f"uprn:{uprn}"
+    if record.address_text:
+        return "text:" + name_key(record.address_text)
+    return None
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The golden record's field names whose value or source changed (for events: no values)."""
+    old = before.get("fields", {})
+    new = after.get("fields", {})
+    names = [name for name in FIELDS if old.get(name) != new.get(name)]
+    for part in ("contact_details", "addresses"):
+        if before.get(part) != after.get(part):
+            names.append(part)
+    return names
