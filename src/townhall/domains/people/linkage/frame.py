@@ -5,7 +5,8 @@ source record (``people_source_records``) with its fields cleaned the same way o
 every comparison. Names are lower-cased without accents or punctuation ("O'Neill-Smith" is
 "oneill smith") and a first name also has its usual full form ("bill" is "william"), so a
 nickname can agree; the date of birth is text, so a slip of one digit is one character; the
-postcode is in its canonical form with its outward code; the UPRN is the source's own, or the
+postcode is in its canonical form with its outward code (one that is not a UK postcode is
+kept without its spaces, with no outward code); the UPRN is the source's own, or the
 one address matching found for its address text; email is lower-case; phone is digits only in
 its national form; the National Insurance number is upper-case without spaces.
 
@@ -177,8 +178,7 @@ SELECT
     n.surname,
     nullif(trim(r.date_of_birth), '') AS dob,
     p.postcode,
-    CASE WHEN p.postcode IS NOT NULL THEN split_part(p.postcode, ' ', 1) END
-        AS postcode_outward,
+    CASE WHEN u.uk THEN split_part(p.postcode, ' ', 1) END AS postcode_outward,
     nullif(trim(r.uprn), '') AS uprn,
     nullif(lower(trim(r.email)), '') AS email,
     CASE
@@ -195,9 +195,12 @@ CROSS JOIN LATERAL (
         upper(regexp_replace(COALESCE(r.postcode, ''), '\\s+', '', 'g')) AS compact
 ) AS n
 CROSS JOIN LATERAL (
+    SELECT regexp_matches(n.compact, '^[A-Z]{{1,2}}[0-9][A-Z0-9]?[0-9][A-Z]{{2}}$') AS uk
+) AS u
+CROSS JOIN LATERAL (
     SELECT CASE
-        WHEN regexp_matches(n.compact, '^[A-Z]{{1,2}}[0-9][A-Z0-9]?[0-9][A-Z]{{2}}$')
-        THEN n.compact[:-4] || ' ' || n.compact[-3:]
+        WHEN u.uk THEN n.compact[:-4] || ' ' || n.compact[-3:]
+        ELSE nullif(n.compact, '')
     END AS postcode
 ) AS p
 LEFT JOIN {_NICKNAMES} AS k ON k.short_form = n.first_name

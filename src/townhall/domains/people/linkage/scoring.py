@@ -4,18 +4,20 @@ This module owns ``load_scorer``: the active model of ``people_linkage_models`` 
 every source record (``frame``) kept warm in an in-memory DuckDB, implementing
 ``results.Scorer``. It never writes links; the residents service places records from its pairs.
 
-- ``score_all`` runs Splink's prediction over every blocked pair and streams the pairs at or
-  above a probability from DuckDB in batches, so a million records' pairs never sit in Python
-  at once.
+Every path scores with the same SQL, Splink's own, built once when the scorer is loaded
+(``engine.scoring_sql``): only the pairs it is given differ.
+
+- ``score_all`` blocks every pair with Splink's blocking SQL, scores them, and streams the
+  pairs at or above a probability from DuckDB in batches, so a million records' pairs never
+  sit in Python at once.
 - ``score_records`` first re-reads the given (new or changed) records into the frame, then
-  finds their candidates with the model's own blocking rules in SQL (a join of those records
-  to the frame per rule) and scores only those pairs: no full run, and because blocking rules
-  pair two records on their own values alone, exactly the pairs (and the scores) a full run
-  would give those records.
+  finds their candidates with the model's own blocking rules (a join of those records to the
+  frame per rule) and scores only those pairs: no full run, and because a blocking rule pairs
+  two records on their own values alone, exactly the pairs (and scores) a full run would give.
 - ``evidence`` scores one pair whether or not blocking would have paired them.
 
-Term frequencies (how common a first name or surname is) are computed once, when the scorer is
-loaded, and registered with every prediction, so a pair scores the same in every path.
+Term frequencies (how common a first name or surname is) are counted once, when the scorer is
+loaded, so a pair scores the same in every path until the scorer is loaded again.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from townhall.domains.people.linkage import engine, frame
 from townhall.domains.people.linkage.model import LABELS, SHOWN
 from townhall.domains.people.linkage.results import Comparison, ScoredPair, ordered
 from townhall.domains.people.models import LinkageModel
-from townhall.errors import Conflict
+from townhall.errors import Conflict, NotFound
 from townhall.platform.db import Database
 from townhall.platform.logging import get_logger
 
@@ -42,8 +44,10 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 _STREAM_BATCH = 50_000
-_SUBSET = "people_subset"
 _TARGETS = "people_targets"
+_ALL_PAIRS = "people_pairs_all"
+_SOME_PAIRS = "people_pairs_some"
+_SCORED = "people_scored"
 
 
 class NoLinkageModel(Conflict):
@@ -120,12 +124,14 @@ class SplinkScorer:
         self._rules = _rules(settings)
         self._lock = threading.Lock()
         self._select = self._select_sql()
-        self._compute_term_frequencies()
+        self._prepare()
 
     # --- the frame ---------------------------------------------------------------------
 
-    def _compute_term_frequencies(self) -> None:
-        """How common each value of each term-frequency column is, once for every path."""
+    def _prepare(self) -> None:
+        """Term frequencies, the frame as Splink's SQL reads it, and that SQL."""
+        joins = []
+        columns = []
         for column in self._tf_columns:
             self.connection.execute(
                 f"CREATE OR REPLACE TABLE people_tf_{column} AS "  # noqa: S608
@@ -133,6 +139,14 @@ class SplinkScorer:
                 f"AS tf_{column} FROM {frame.FRAME} WHERE {column} IS NOT NULL "
                 f"GROUP BY {column}"
             )
+            joins.append(f"LEFT JOIN people_tf_{column} USING ({column})")
+            columns.append(f"tf_{column}")
+        self.connection.execute(
+            f"CREATE OR REPLACE VIEW {engine.SPLINK_FRAME} AS "  # noqa: S608
+            f"SELECT {', '.join([f'{frame.FRAME}.*', *columns])} "
+            f"FROM {frame.FRAME} {' '.join(joins)}"
+        )
+        self._sql = engine.scoring_sql(self.connection, frame.FRAME, self.settings)
 
     def refresh(self, record_ids: Sequence[int]) -> None:
         """Re-read these records into the frame (dropping any no longer in the database)."""
@@ -149,19 +163,13 @@ class SplinkScorer:
 
     # --- scoring -----------------------------------------------------------------------
 
-    def _linker(self, table: str, settings: dict[str, Any]) -> Any:
-        linker = engine.linker(self.connection, table, settings)
-        with engine.quiet():
-            for column in self._tf_columns:
-                linker.table_management.register_term_frequency_lookup(
-                    self.connection.table(f"people_tf_{column}").df(), column, overwrite=True
-                )
-        return linker
-
-    def _predict(self, table: str, settings: dict[str, Any], at_least: float) -> Any:
-        linker = self._linker(table, settings)
-        with engine.quiet():
-            return linker.inference.predict(threshold_match_probability=at_least)
+    def _score(self, pairs: str, at_least: float) -> str:
+        """The SQL scoring the pairs of table ``pairs`` at or above ``at_least``, as _pair reads."""
+        scoring = self._sql.scoring.replace(engine.SPLINK_PAIRS, pairs)
+        return (
+            f"SELECT {self._select} FROM ({scoring}) AS scored "  # noqa: S608
+            f"WHERE match_probability >= {float(at_least)!r}"
+        )
 
     def _select_sql(self) -> str:
         columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
@@ -215,16 +223,26 @@ class SplinkScorer:
         report = on_progress or (lambda _phase, _done, _total: None)
         with self._lock:
             records = self._count()
-            report("blocking and scoring", 0, records)
-            predictions = self._predict(frame.FRAME, self.settings, at_least)
-            report("blocking and scoring", records, records)
-            name = predictions.physical_name
-            total = int(self.connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0])  # type: ignore[index]  # noqa: S608
-            log.info("people.linkage.scored", records=records, pairs=total, at_least=at_least)
+            report("blocking", 0, records)
+            self.connection.execute(f"CREATE OR REPLACE TABLE {_ALL_PAIRS} AS {self._sql.blocking}")
+            report("blocking", records, records)
+            blocked = self._count(_ALL_PAIRS)
+            report("scoring", 0, blocked)
+            self.connection.execute(
+                f"CREATE OR REPLACE TABLE {_SCORED} AS {self._score(_ALL_PAIRS, at_least)}"
+            )
+            self.connection.execute(f"DROP TABLE {_ALL_PAIRS}")
+            report("scoring", blocked, blocked)
+            total = self._count(_SCORED)
+            log.info(
+                "people.linkage.scored", records=records, blocked=blocked, pairs=total,
+                at_least=at_least,
+            )  # fmt: skip
+            # A cursor of its own: the pairs stream while other calls use the connection.
             cursor = self.connection.cursor()
         try:
             report("reading pairs", 0, total)
-            result = cursor.execute(f"SELECT {self._select} FROM {name}")  # noqa: S608
+            result = cursor.execute(f"SELECT * FROM {_SCORED}")  # noqa: S608
             done = 0
             while rows := result.fetchmany(_STREAM_BATCH):
                 for row in rows:
@@ -234,7 +252,7 @@ class SplinkScorer:
         finally:
             cursor.close()
             with self._lock:
-                predictions.drop_table_from_database_and_remove_from_cache()
+                self.connection.execute(f"DROP TABLE IF EXISTS {_SCORED}")
 
     def score_records(self, record_ids: Sequence[int], *, at_least: float) -> list[ScoredPair]:
         """Pairs of each given (new or changed) record with any other record, with evidence."""
@@ -243,36 +261,32 @@ class SplinkScorer:
             return []
         with self._lock:
             self.refresh(wanted)
-            self._subset(wanted)
-            predictions = self._predict(_SUBSET, self.settings, at_least)
-            try:
-                rows = self.connection.execute(
-                    f"SELECT {self._select} FROM {predictions.physical_name} "  # noqa: S608
-                    f"WHERE unique_id_l IN (SELECT unique_id FROM {_TARGETS}) "
-                    f"OR unique_id_r IN (SELECT unique_id FROM {_TARGETS})"
-                ).fetchall()
-            finally:
-                predictions.drop_table_from_database_and_remove_from_cache()
+            self._candidate_pairs(wanted)
+            rows = self.connection.execute(self._score(_SOME_PAIRS, at_least)).fetchall()
         pairs = [self._pair(row, with_evidence=True) for row in rows]
         return sorted(pairs, key=lambda pair: (pair.left, pair.right))
 
-    def _subset(self, wanted: Sequence[int]) -> None:
-        """The wanted records and every record a blocking rule pairs with one of them."""
-        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {_TARGETS} (unique_id BIGINT)")
+    def _candidate_pairs(self, wanted: Sequence[int]) -> None:
+        """Every pair a blocking rule makes of one of the wanted records, as Splink keys it.
+
+        A pair is keyed by the first rule that makes it (``match_key``), smaller id on the left.
+        """
+        self.connection.execute(f"CREATE OR REPLACE TABLE {_TARGETS} (unique_id BIGINT)")
         self.connection.executemany(
             f"INSERT INTO {_TARGETS} VALUES (?)",  # noqa: S608
             [(rid,) for rid in wanted],
         )
         joins = [
-            f"SELECT r.unique_id FROM {frame.FRAME} AS l JOIN {_TARGETS} AS t "  # noqa: S608
-            f"ON l.unique_id = t.unique_id JOIN {frame.FRAME} AS r ON ({rule})"
-            for rule in self._rules
+            f"SELECT {index} AS rule, least(l.unique_id, r.unique_id) AS join_key_l, "  # noqa: S608
+            f"greatest(l.unique_id, r.unique_id) AS join_key_r "
+            f"FROM {_TARGETS} AS t JOIN {frame.FRAME} AS l ON l.unique_id = t.unique_id "
+            f"JOIN {frame.FRAME} AS r ON ({rule}) AND r.unique_id <> l.unique_id"
+            for index, rule in enumerate(self._rules)
         ]
-        targets = f"SELECT unique_id FROM {_TARGETS}"  # noqa: S608
-        candidates = " UNION ".join([targets, *joins])
         self.connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_SUBSET} AS SELECT * FROM {frame.FRAME} "  # noqa: S608
-            f"WHERE unique_id IN ({candidates})"
+            f"CREATE OR REPLACE TABLE {_SOME_PAIRS} AS "  # noqa: S608
+            f"SELECT CAST(min(rule) AS VARCHAR) AS match_key, join_key_l, join_key_r "
+            f"FROM ({' UNION ALL '.join(joins)}) GROUP BY join_key_l, join_key_r"
         )
 
     def evidence(self, left: int, right: int) -> ScoredPair:
@@ -285,35 +299,22 @@ class SplinkScorer:
                 [left, right],
             ).fetchone()
             if left == right or found is None or found[0] != 2:
-                from townhall.errors import NotFound  # noqa: PLC0415
-
                 msg = f"There is no pair of source person records {left} and {right}."
                 raise NotFound(msg)
             self.connection.execute(
-                f"CREATE OR REPLACE TEMP TABLE {_SUBSET} AS SELECT * FROM {frame.FRAME} "  # noqa: S608
-                "WHERE unique_id IN (?, ?)",
+                f"CREATE OR REPLACE TABLE {_SOME_PAIRS} AS "
+                "SELECT CAST(NULL AS VARCHAR) AS match_key, "
+                "CAST(? AS BIGINT) AS join_key_l, CAST(? AS BIGINT) AS join_key_r",
                 [left, right],
             )
-            every_pair = {
-                **self.settings,
-                "blocking_rules_to_generate_predictions": [
-                    {"blocking_rule": "1=1", "sql_dialect": "duckdb"}
-                ],
-            }
-            predictions = self._predict(_SUBSET, every_pair, 0.0)
-            try:
-                row = self.connection.execute(
-                    f"SELECT {self._select} FROM {predictions.physical_name}"  # noqa: S608
-                ).fetchone()
-            finally:
-                predictions.drop_table_from_database_and_remove_from_cache()
+            row = self.connection.execute(self._score(_SOME_PAIRS, 0.0)).fetchone()
         if row is None:  # pragma: no cover - two records always make one pair
             msg = f"The model gave no score for records {left} and {right}."
             raise RuntimeError(msg)
         return self._pair(row, with_evidence=True)
 
-    def _count(self) -> int:
-        found = self.connection.execute(f"SELECT count(*) FROM {frame.FRAME}").fetchone()  # noqa: S608
+    def _count(self, table: str = frame.FRAME) -> int:
+        found = self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
         return int(found[0]) if found else 0
 
 
