@@ -105,8 +105,12 @@ def residents(database: Database) -> dict[str, tuple[str, str | None, int, dict[
 
 
 def state(database: Database) -> tuple[dict[int, str], dict[str, tuple[str, str | None, Any]]]:
-    """Links and residents (status, merged into, golden record): what undo must restore."""
+    """Links and residents (status, merged into, golden record): what undo must restore.
+
+    A resident an undone decision created stays, empty (its id is never given out again).
+    """
     return placement(database), {
         resident: (status, into, golden)
         for resident, (status, into, _version, golden) in residents(database).items()
+        if status != "empty"
     }

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,9 +21,17 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from townhall.domains.people.models import PeopleSource, SourcePersonRecord, SurvivorshipRule
+from townhall.domains.people.events import RESIDENT_UPDATED
+from townhall.domains.people.models import (
+    PeopleSource,
+    Resident,
+    ResidentLink,
+    SourcePersonRecord,
+    SurvivorshipRule,
+)
 from townhall.errors import FieldError, ValidationFailed
 from townhall.platform.db import Database, aware
+from townhall.platform.events.outbox import NewEvent, emit_many
 
 MOST_TRUSTED = "most_trusted"
 MOST_RECENT = "most_recent"
@@ -310,3 +319,124 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
         if before.get(part) != after.get(part):
             names.append(part)
     return names
+
+
+# --- keeping residents' golden records up to date ---------------------------------------------
+
+
+def refresh(session: Session, residents: Sequence[Resident], now: datetime) -> list[str]:
+    """Recompute the golden record of each resident from its records; return those changed.
+
+    A resident without records (merged, empty) has an empty golden record. Each one changed
+    gets a new version (its ETag).
+    """
+    rules_by_field = rules(session)
+    trust = trust_of(session)
+    by_resident: dict[str, list[SourcePersonRecord]] = defaultdict(list)
+    ids = [resident.id for resident in residents]
+    for start in range(0, len(ids), 2000):
+        rows = session.execute(
+            select(ResidentLink.resident_id, SourcePersonRecord)
+            .join(SourcePersonRecord, SourcePersonRecord.id == ResidentLink.source_record_id)
+            .where(ResidentLink.resident_id.in_(ids[start : start + 2000]))
+        )
+        for resident_id, source in rows:
+            by_resident[resident_id].append(source)
+    changed = []
+    for resident in residents:
+        records = by_resident.get(resident.id, [])
+        computed = compute(records, rules_by_field, trust) if records else None
+        record = computed.record if computed else {}
+        columns = (
+            (
+                computed.first_name,
+                computed.last_name,
+                computed.name_key,
+                computed.date_of_birth,
+                computed.postcode,
+                computed.uprn,
+            )
+            if computed
+            else (None,) * 6
+        )
+        old_columns = (
+            resident.first_name,
+            resident.last_name,
+            resident.name_key,
+            resident.date_of_birth,
+            resident.postcode,
+            resident.uprn,
+        )
+        if record == (resident.golden or {}) and columns == old_columns and resident.version:
+            continue
+        resident.golden = record
+        (
+            resident.first_name,
+            resident.last_name,
+            resident.name_key,
+            resident.date_of_birth,
+            resident.postcode,
+            resident.uprn,
+        ) = columns
+        resident.version = (resident.version or 0) + 1
+        resident.updated_at = now
+        changed.append(resident.id)
+    return changed
+
+
+def recompute_all(
+    database: Database,
+    *,
+    batch: int = 1000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Recompute every active resident's golden record, a batch per unit of work.
+
+    After a rule changes. Each resident whose golden record changed gets a new version and a
+    ``resident.updated`` event naming the fields that changed. Returns how many changed.
+    ``on_progress(done, total)`` follows the batches.
+    """
+    with database.read() as session:
+        ids = list(
+            session.scalars(
+                select(Resident.id).where(Resident.status == "active").order_by(Resident.id)
+            )
+        )
+    changed = 0
+    for start in range(0, len(ids), batch):
+        with database.write() as session:
+            rows = list(
+                session.scalars(select(Resident).where(Resident.id.in_(ids[start : start + batch])))
+            )
+            before = {row.id: dict(row.golden or {}) for row in rows}
+            done = refresh(session, rows, datetime.now(UTC))
+            by_id = {row.id: row for row in rows}
+            held: dict[str, list[int]] = defaultdict(list)
+            for resident_id, record_id in session.execute(
+                select(ResidentLink.resident_id, ResidentLink.source_record_id)
+                .where(ResidentLink.resident_id.in_(done))
+                .order_by(ResidentLink.source_record_id)
+            ):
+                held[resident_id].append(int(record_id))
+            emit_many(
+                session,
+                [
+                    NewEvent(
+                        RESIDENT_UPDATED,
+                        resident_id,
+                        {
+                            "resident_id": resident_id,
+                            "decision_id": None,
+                            "source_record_ids": held[resident_id],
+                            "changed_fields": changed_fields(
+                                before[resident_id], by_id[resident_id].golden
+                            ),
+                        },
+                    )
+                    for resident_id in done
+                ],
+            )
+            changed += len(done)
+        if on_progress is not None:
+            on_progress(min(start + batch, len(ids)), len(ids))
+    return changed

@@ -227,7 +227,7 @@ def apply(
     _write_kept_apart(session, kept_added, kept_removed, decision.id, now)
     _write_review_items(session, review_changes, decision.id, actor, now)
 
-    refresh_golden(session, [rows[resident_id] for resident_id in sorted(touched)], now)
+    golden.refresh(session, [rows[resident_id] for resident_id in sorted(touched)], now)
     decision.changes = {
         "links": link_changes,
         "residents": resident_changes,
@@ -464,66 +464,6 @@ def records_of(session: Session, resident_ids: Iterable[str]) -> dict[str, list[
         for resident_id, record_id in rows:
             found[resident_id].append(int(record_id))
     return found
-
-
-def refresh_golden(session: Session, residents: Sequence[Resident], now: datetime) -> list[str]:
-    """Recompute the golden record of each resident from its records; return those changed.
-
-    A resident without records (merged, empty) has an empty golden record. Each one changed
-    gets a new version (its ETag).
-    """
-    rules = golden.rules(session)
-    trust = golden.trust_of(session)
-    by_resident: dict[str, list[SourcePersonRecord]] = defaultdict(list)
-    ids = [resident.id for resident in residents]
-    for start in range(0, len(ids), 2000):
-        rows = session.execute(
-            select(ResidentLink.resident_id, SourcePersonRecord)
-            .join(SourcePersonRecord, SourcePersonRecord.id == ResidentLink.source_record_id)
-            .where(ResidentLink.resident_id.in_(ids[start : start + 2000]))
-        )
-        for resident_id, source in rows:
-            by_resident[resident_id].append(source)
-    changed = []
-    for resident in residents:
-        records = by_resident.get(resident.id, [])
-        computed = golden.compute(records, rules, trust) if records else None
-        record = computed.record if computed else {}
-        columns = (
-            (
-                computed.first_name,
-                computed.last_name,
-                computed.name_key,
-                computed.date_of_birth,
-                computed.postcode,
-                computed.uprn,
-            )
-            if computed
-            else (None,) * 6
-        )
-        old_columns = (
-            resident.first_name,
-            resident.last_name,
-            resident.name_key,
-            resident.date_of_birth,
-            resident.postcode,
-            resident.uprn,
-        )
-        if record == (resident.golden or {}) and columns == old_columns and resident.version:
-            continue
-        resident.golden = record
-        (
-            resident.first_name,
-            resident.last_name,
-            resident.name_key,
-            resident.date_of_birth,
-            resident.postcode,
-            resident.uprn,
-        ) = columns
-        resident.version = (resident.version or 0) + 1
-        resident.updated_at = now
-        changed.append(resident.id)
-    return changed
 
 
 def _events(

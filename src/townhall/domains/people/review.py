@@ -9,6 +9,7 @@ the resident (a decision). Both are undone with ``decisions.undo``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -198,18 +199,19 @@ def refresh(
     """Make the pending queue what ``pairs`` say now; return how many items are pending for it.
 
     Each review-band pair between records of different residents (not kept apart) gives an
-    item for its newer record (the larger id) and the other's resident; one item per (record,
-    resident), the best pair its evidence. Pending items the pairs no longer give (about
+    item for the record in doubt (``_in_doubt``) and the other's resident; one item per
+    (record, resident), the best pair its evidence. Pending items the pairs no longer give (about
     ``records``, or every pending item when ``records`` is None: a full run) are superseded.
     """
     now = datetime.now(UTC)
+    sizes = Counter(resident_of.values())
     best: dict[tuple[int, str], ScoredPair] = {}
     for pair in pairs:
         if not thresholds.review <= pair.match_probability < thresholds.link:
             continue
         if ordered(pair.left, pair.right) in kept_apart:
             continue
-        record, other = max(pair.left, pair.right), min(pair.left, pair.right)
+        record, other = _in_doubt(pair, records, resident_of, sizes)
         if records is not None and record not in records and other not in records:
             continue
         left_in, right_in = resident_of.get(record), resident_of.get(other)
@@ -242,6 +244,21 @@ def refresh(
         item.model_id = model_id
     session.flush()
     return len(best)
+
+
+def _in_doubt(
+    pair: ScoredPair,
+    records: set[int] | None,
+    resident_of: Mapping[int, str],
+    sizes: Mapping[str, int],
+) -> tuple[int, int]:
+    """Which record of a pair is in doubt, and the other: the batch's record (as it arrives),
+    else the one in the smaller resident (the odd one out), else the newer (larger id)."""
+    left, right = pair.left, pair.right
+    if records is not None and (left in records) != (right in records):
+        return (left, right) if left in records else (right, left)
+    doubt = max((left, right), key=lambda r: (-sizes.get(resident_of.get(r, ""), 0), r))
+    return doubt, (right if doubt == left else left)
 
 
 def supersede_settled(session: Session) -> None:
