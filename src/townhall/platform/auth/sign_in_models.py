@@ -41,6 +41,8 @@ class StaffRole(StrEnum):
     HOUSING_OFFICER = "housing_officer"
     PARKING_OFFICER = "parking_officer"
     DATA_PROTECTION_OFFICER = "data_protection_officer"
+    # Keeps residents' records correctly joined: the review queue, unlinking, undoing (ADR 35).
+    DATA_STEWARD = "data_steward"
 
     @property
     def label(self) -> str:
@@ -68,7 +70,7 @@ class StaffAccount(Base):
     # Kept lower-case, so one person cannot have two accounts that differ only in case.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
-    # A StaffRole value; checked by the service (a CHECK listing six roles would be rewritten,
+    # A StaffRole value; checked by the service (a CHECK listing the roles would be rewritten,
     # with a migration, each time a role is added).
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(String(200))
