@@ -300,6 +300,22 @@ def link_resident(
         return _member(account)
 
 
+def note_connection_refused(database: Database, account_id: str) -> None:
+    """Log an attempt to connect an account to council records whose details did not match.
+
+    The change log keeps who tried, never what they typed: a run of these is how guessing at
+    someone else's records shows.
+    """
+    with database.write() as session:
+        record_change(
+            session,
+            actor=f"resident_account:{account_id}",
+            action="resident_account.connection_refused",
+            target_type=TARGET_TYPE,
+            target_id=account_id,
+        )
+
+
 def _find_or_create_account(session: Session, email: str, now: datetime) -> ResidentAccount:
     account = session.scalar(select(ResidentAccount).where(ResidentAccount.email == email))
     if account is not None:
