@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -19,6 +23,8 @@ from townhall.demo import (
     latest_build,
 )
 from townhall.demo.models import DemoBuild
+from townhall.domains.people import sources
+from townhall.domains.people.sync import sync_sources
 from townhall.platform.db import Database
 from townhall.platform.migrations import upgrade
 
@@ -110,7 +116,58 @@ def test_a_build_reports_and_records_what_it_made(database: Database) -> None:
     assert 300 <= report.row_counts["address_properties"] <= 500
     assert report.seconds > 0
     assert report.rows_per_second == sum(report.row_counts.values()) / report.seconds
-    assert latest_build(database) == report
+    # The database records what was built, not where this machine kept the extracts.
+    assert latest_build(database) == replace(report, extracts=None)
+
+
+def test_the_records_come_in_through_each_source_system_connector(
+    database: Database, tmp_path: Path
+) -> None:
+    report = build_borough(
+        database, council_code=HACKNEY, size=BoroughSize.SMALL, seed=7, show_progress=False,
+        extracts=tmp_path / "extracts",
+    )  # fmt: skip
+
+    assert report.extracts == str(tmp_path / "extracts")
+    assert sorted(path.name for path in (tmp_path / "extracts").iterdir()) == [
+        "benefits.sqlite", "council_tax", "housing.csv", "parking.csv", "social_care.csv",
+    ]  # fmt: skip
+    standings = [sources.source_standing(database, s.name) for s in sources.all_sources(database)]
+    assert [(s.source.name, s.source.trust, s.source.connector) for s in standings] == [
+        ("benefits", 1, "sql"), ("council_tax", 2, "csv"), ("housing", 3, "csv"),
+        ("social_care", 4, "csv"), ("parking", 5, "csv"),
+    ]  # fmt: skip
+    assert all(s.last_sync is not None and s.last_sync.status == "finished" for s in standings)
+    assert all(s.last_sync is not None and s.last_sync.refused == 0 for s in standings)
+    assert sum(s.records for s in standings) == report.row_counts["people_source_records"]
+    with database.read() as session:
+        unkept = session.scalar(
+            text("SELECT count(*) FROM people_source_records WHERE raw IS NULL OR sync_id IS NULL")
+        )
+        housing_raw = session.scalar(
+            text("SELECT raw FROM people_source_records WHERE source_system = 'housing' LIMIT 1")
+        )
+    assert unkept == 0
+    # Kept as housing wrote it: "SURNAME, Forenames" in one column, dates as dd/mm/yyyy.
+    raw = housing_raw if isinstance(housing_raw, dict) else json.loads(housing_raw)
+    assert re.fullmatch(r"[A-Z' -]+, [A-Z' -]+", raw["Name"])
+    assert re.fullmatch(r"(\d{2}/\d{2}/\d{4})?", raw["DOB"])
+    # A first load emits one event per source, never one per record.
+    with database.read() as session:
+        kinds = session.scalars(text("SELECT type FROM event_outbox")).all()
+    assert kinds == ["uk.gov.townhall.person-records.loaded"] * 5
+
+
+def test_a_second_sync_of_the_built_borough_changes_nothing(database: Database) -> None:
+    build_small(database, seed=7)
+
+    reports = sync_sources(database, [source.name for source in sources.all_sources(database)])
+
+    assert all(
+        report.sync.added == report.sync.changed == report.sync.refused == 0 for report in reports
+    )
+    # Append-only drops are not read again at all; the others from their last change on.
+    assert {r.sync.source: r.sync.rows_read for r in reports}["council_tax"] == 0
 
 
 def test_a_database_that_holds_a_borough_is_refused(database: Database) -> None:
@@ -149,7 +206,7 @@ def test_progress_is_logged_without_personal_data(
     printed = capsys.readouterr()
     output = printed.out + printed.err + caplog.text
     assert "progress.phase.finished" in output
-    assert "Saving person records" in output
+    assert "Syncing housing" in output
     with database.read() as session:
         surnames = set(session.scalars(text("SELECT last_name FROM people_source_records")))
         streets = set(session.scalars(text("SELECT descriptor FROM address_streets")))

@@ -176,7 +176,8 @@ def build_summary(report: BuildReport) -> Table:
     """A table of the rows built per table, with the time taken and the rate."""
     table = Table(
         title=f"Synthetic borough {_describe(report)}",
-        caption=f"Built in {report.seconds:.1f} s, {report.rows_per_second:,.0f} rows/s",
+        caption=f"Built in {report.seconds:.1f} s, {report.rows_per_second:,.0f} rows/s"
+        + (f"; source extracts in {report.extracts}" if report.extracts else ""),
     )
     table.add_column("Table")
     table.add_column("Rows", justify="right")

@@ -1,9 +1,15 @@
 """Building the synthetic borough: generate it from a seed, hand it to the domains, record it.
 
 This module owns the order of a build and its bookkeeping. The gazetteer goes to the addresses
-domain's service and the person records to the people domain's service, the only writers of
-their tables; the demo writes just its own tables, the truth and the record of the build.
-A build never runs on a database that already holds data, so two boroughs never mix.
+domain's service. The person records go the way a real council's do: each source system's
+records are written as that system's extract (``extracts``: CSV files and a SQLite database),
+registered as a source, and read by the people domain's connectors in a sync, the only writer of
+its tables. The demo writes just its own tables, the truth and the record of the build. A build
+never runs on a database that already holds data, so two boroughs never mix.
+
+The extracts stay where they were written, so the sources can be synced again: beside a SQLite
+database file (``<name>-extracts``), or for any other database in a new temporary directory
+named in the build's report and log (ADR 32).
 """
 
 from __future__ import annotations
@@ -11,13 +17,17 @@ from __future__ import annotations
 import math
 import random
 import sys
+import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from townhall.demo.exceptions import DatabaseNotEmpty, InvalidSeed
+from townhall.demo.extracts import write_extracts
 from townhall.demo.models import DemoBuild, PersonTruth
 from townhall.demo.names import NameSampler
 from townhall.demo.people import populate
@@ -27,7 +37,9 @@ from townhall.demo.sizes import PROFILES, BoroughSize
 from townhall.demo.source_systems import TruthRow, write_source_records
 from townhall.demo.streets import plan_streets
 from townhall.domains.addresses.service import count_gazetteer, count_properties, load_gazetteer
-from townhall.domains.people.service import count_source_records, load_source_records
+from townhall.domains.people.service import count_source_records
+from townhall.domains.people.sources import all_sources, register_source
+from townhall.domains.people.sync import sync_sources
 from townhall.platform.bulk import insert_rows
 from townhall.platform.db import Base, Database
 from townhall.platform.geography import BoundingBox
@@ -52,6 +64,9 @@ class BuildReport:
     seed: int
     seconds: float
     row_counts: dict[str, int]
+    # Where the source systems' extracts were written (None for a build read back from the
+    # database's record of it).
+    extracts: str | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -66,6 +81,7 @@ def build_borough(
     size: BoroughSize,
     seed: int,
     show_progress: bool | None = None,
+    extracts: Path | None = None,
 ) -> BuildReport:
     """Generate the council's synthetic borough from ``seed`` and write it to ``database``.
 
@@ -73,6 +89,8 @@ def build_borough(
     code with no postcodes, DatabaseNotEmpty when the database already holds a gazetteer or
     person records, and InvalidSeed for a seed outside 0 to 2**31 - 1. ``show_progress``
     defaults to a progress bar when standard error is a terminal, and log lines otherwise.
+    ``extracts`` is the folder the source systems' extracts are written to (by default beside
+    a SQLite database file, or a new temporary directory).
     """
     started = time.perf_counter()
     size = BoroughSize(size)
@@ -82,6 +100,7 @@ def build_borough(
         raise InvalidSeed(msg)
     all_postcodes = council_postcodes(council_code)
     _refuse_unless_empty(database)
+    folder = extracts if extracts is not None else _extracts_folder(database)
     on_terminal = sys.stderr.isatty() if show_progress is None else show_progress
     log.info("demo.build.started", council_code=council_code, size=str(size), seed=seed)
     with build_progress(on_terminal=on_terminal) as progress:
@@ -92,6 +111,7 @@ def build_borough(
             size=size,
             seed=seed,
             progress=progress,
+            extracts=folder,
         )
     report = BuildReport(
         council_code=council_code,
@@ -99,6 +119,7 @@ def build_borough(
         seed=seed,
         seconds=round(time.perf_counter() - started, 3),
         row_counts=row_counts,
+        extracts=str(folder),
     )
     with database.write() as session:
         session.add(
@@ -118,6 +139,7 @@ def build_borough(
         seed=seed,
         seconds=report.seconds,
         rows=sum(row_counts.values()),
+        extracts=str(folder),
     )
     return report
 
@@ -142,15 +164,33 @@ def latest_build(database: Database) -> BuildReport | None:
         )
 
 
+def _extracts_folder(database: Database) -> Path:
+    """Beside a SQLite database file; otherwise a new temporary directory, kept after the build."""
+    url = database.engine.url
+    if database.is_sqlite and url.database not in (None, "", ":memory:"):
+        path = Path(str(url.database))
+        return path.with_name(f"{path.stem}-extracts")
+    return Path(tempfile.mkdtemp(prefix="townhall-demo-extracts-"))
+
+
 def _refuse_unless_empty(database: Database) -> None:
     gazetteer = count_gazetteer(database)
     records = count_source_records(database)
+    sources = len(all_sources(database))
     with database.read() as session:
         truth = session.scalar(select(func.count()).select_from(PersonTruth)) or 0
-    if gazetteer.streets or gazetteer.properties or gazetteer.addresses or records or truth:
+    if (
+        gazetteer.streets
+        or gazetteer.properties
+        or gazetteer.addresses
+        or records
+        or truth
+        or sources
+    ):
         msg = (
             f"This database already holds {gazetteer.properties:,} properties, "
-            f"{gazetteer.streets:,} streets and {records:,} person records. A borough is only "
+            f"{gazetteer.streets:,} streets, {records:,} person records and {sources} source "
+            "systems. A borough is only "
             "built into an empty database, so that two boroughs never mix: point "
             "TOWNHALL_DATABASE_URL at a new database, or empty this one first."
         )
@@ -165,6 +205,7 @@ def _generate_and_write(
     size: BoroughSize,
     seed: int,
     progress: BuildProgress,
+    extracts: Path,
 ) -> dict[str, int]:
     profile = PROFILES[size]
 
@@ -229,8 +270,26 @@ def _generate_and_write(
         addresses=placed.addresses,
         on_progress=progress.advance,
     )
-    progress.phase("Saving person records", len(source.records))
-    records = load_source_records(database, source.records, on_progress=progress.advance)
+    progress.phase("Writing source extracts", len(source.records))
+    definitions = write_extracts(source.records, extracts)
+    progress.advance(len(source.records))
+    for definition in definitions:
+        register_source(
+            database,
+            name=definition.name,
+            label=definition.label,
+            connector=definition.connector,
+            config=definition.config,
+            trust=definition.trust,
+        )
+    expected = Counter(record.source_system for record in source.records)
+    reports = sync_sources(
+        database,
+        [definition.name for definition in definitions],
+        progress=progress,
+        expected_rows=expected,
+    )
+    records = sum(report.sync.added for report in reports)
     progress.phase("Saving the truth", len(source.truth))
     truth = _save_truth(database, source.truth, progress)
     return {

@@ -7,6 +7,8 @@ event is written through the outbox in the unit of work of the change it announc
 
 - ``person-record.created`` / ``person-record.updated``: a sync brought a new source record, or a
   change to one. The linker follows these to place each record in a resident as it arrives.
+- ``person-records.loaded``: a source's first load (ADR 32): one event instead of one per record;
+  its records are placed by a full linking run, not by following events.
 - ``resident.created``: a new resident (a record that matched no one, or a split).
 - ``resident.updated``: a resident's golden record or its links changed.
 - ``resident.merged``: residents became one; the others' ids now lead to the survivor.
@@ -34,6 +36,17 @@ class PersonRecordChanged(BaseModel):
     changed_fields: list[str] = Field(
         description="The fields that changed (names, not values); every field for a new record."
     )
+
+
+class PersonRecordsLoaded(BaseModel):
+    """A source system's records were loaded for the first time, in bulk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_system: str = Field(description="The source system whose records were loaded.")
+    sync_id: int = Field(description="The sync that loaded them (/people/sources/{name}/syncs).")
+    added: int = Field(ge=0, description="How many records it added.")
+    changed: int = Field(ge=0, description="How many records it changed (a resumed load).")
 
 
 class ResidentChanged(BaseModel):
@@ -98,6 +111,14 @@ PERSON_RECORD_UPDATED = EventType(
         "changed_fields": ["address_text", "postcode", "uprn"],
     },
 )
+PERSON_RECORDS_LOADED = EventType(
+    name="person-records.loaded",
+    domain=DOMAIN,
+    summary="A source system's records were loaded for the first time, in bulk (no event each).",
+    subject="The source system's name.",
+    data=PersonRecordsLoaded,
+    example={"source_system": "housing", "sync_id": 1, "added": 24180, "changed": 0},
+)
 RESIDENT_CREATED = EventType(
     name="resident.created",
     domain=DOMAIN,
@@ -149,6 +170,7 @@ RESIDENT_SPLIT = EventType(
 PEOPLE_EVENT_TYPES: tuple[EventType, ...] = (
     PERSON_RECORD_CREATED,
     PERSON_RECORD_UPDATED,
+    PERSON_RECORDS_LOADED,
     RESIDENT_CREATED,
     RESIDENT_UPDATED,
     RESIDENT_MERGED,

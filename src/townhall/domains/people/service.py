@@ -1,7 +1,8 @@
-"""The people domain's service: the only code that writes person source records.
+"""The people domain's service: reading person source records one at a time, and counting them.
 
-Source systems' extracts (and the demo borough) arrive here; linkage into residents reads them
-later; the people API reads them one at a time. Each function opens its own unit of work.
+Source systems' records arrive only through a sync of their connector (``sync.sync_source``),
+which keeps each row's provenance and versions. ``load_source_records`` writes records without
+any of that: it is for tests' fixtures alone. Each function opens its own unit of work.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def load_source_records(
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
     """Add source records in one unit of work (all or none); return how many were added.
+
+    For tests' fixtures only: a source system's records come in through ``sync.sync_source``.
 
     ``on_progress`` is called with the number of records written after each batch.
     """
