@@ -5,14 +5,14 @@ as ``CASES``: one ``Case`` per route, saying how to call it successfully in a ``
 contract test (``test_personal_data_routes.py``) checks that every route declaring personal data
 has a case, and that calling it leaves an audit record carrying the response's request id.
 
-The world holds one resident (a resident id, and a resident account linked to it), one people
-source record, real tokens for any scopes, and sign-in for staff of any role and for the
+The world holds one resident (linked from a people source record, with a resident account linked
+to it), a second resident (another record the model was unsure of: a pending review item), the
+run's decision, real tokens for any scopes, and sign-in for staff of any role and for the
 resident, all on the normal test app and database.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,7 +27,9 @@ from sqlalchemy import select, update
 from tests.sign_in import RecordingSender, install_test_doubles, make_staff, sign_in_resident
 from tests.sign_in import sign_in_staff as sign_in_staff_with_form
 from tests.tokens import TokenIssuer, bearer
-from townhall.domains.people.models import SourcePersonRecord
+from townhall.domains.people.linkage.results import ScoredPair, Thresholds
+from townhall.domains.people.linking import relink
+from townhall.domains.people.models import ResidentLink, ReviewItem, SourcePersonRecord
 from townhall.domains.people.schemas import NewSourceRecord
 from townhall.domains.people.service import load_source_records
 from townhall.platform.audit.models import AuditRecord
@@ -43,6 +45,11 @@ SOURCE_RECORD = NewSourceRecord(
     attributes={"tenancy_reference": "T-000042"},
     source_updated_at=datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
 )  # fmt: skip
+# Another system's record, which the model thought may be Grace (the review queue's item).
+OTHER_RECORD = SOURCE_RECORD._replace(
+    source_system="council_tax", source_record_id="CT0000042", first_name="Grace A",
+    email=None, attributes={},
+)  # fmt: skip
 
 
 @dataclass
@@ -56,6 +63,10 @@ class World:
     sender: RecordingSender
     resident_id: str
     source_record_id: int
+    other_resident_id: str
+    other_record_id: int
+    review_item_id: int
+    decision_id: int
 
     def token_headers(self, *scopes: str) -> dict[str, str]:
         """Headers carrying a real token of a new consumer holding ``scopes``."""
@@ -121,23 +132,41 @@ def personal_data_world(
 ) -> World:
     """A ``World`` on the test app: its resident exists as an account linked to a resident id."""
     sender, _clock = install_test_doubles(app)
-    resident_id = f"resident-{uuid.uuid4().hex[:12]}"
-    load_source_records(database, [SOURCE_RECORD])
+    load_source_records(database, [SOURCE_RECORD, OTHER_RECORD])
     with database.read() as session:
-        source_record_id = session.scalar(
-            select(SourcePersonRecord.id).where(
-                SourcePersonRecord.source_record_id == SOURCE_RECORD.source_record_id
-            )
+        ids = dict(
+            session.execute(
+                select(SourcePersonRecord.source_record_id, SourcePersonRecord.id)
+            ).all()
         )
-    assert source_record_id is not None
+    source_record_id = ids[SOURCE_RECORD.source_record_id]
+    other_record_id = ids[OTHER_RECORD.source_record_id]
+    left, right = sorted((source_record_id, other_record_id))
+    with database.write() as session:
+        run = relink(
+            session,
+            [ScoredPair(left, right, match_weight=2.5, match_probability=0.85)],
+            thresholds=Thresholds(link=0.99, review=0.80),
+            model_id=None,
+        )
+        links = dict(
+            session.execute(select(ResidentLink.source_record_id, ResidentLink.resident_id)).all()
+        )
+        review_item_id = session.scalar(select(ReviewItem.id))
+    assert run.decision is not None
+    assert review_item_id is not None
     world = World(
         app=app,
         client=client,
         database=database,
         issue_token=issue_token,
         sender=sender,
-        resident_id=resident_id,
+        resident_id=links[source_record_id],
         source_record_id=source_record_id,
+        other_resident_id=links[other_record_id],
+        other_record_id=other_record_id,
+        review_item_id=review_item_id,
+        decision_id=run.decision.id,
     )
     # The account exists (and is linked) before any case runs; the client ends signed out.
     world.sign_in_resident()

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from townhall.domains.people import service
+from townhall.domains.people import residents, service
 from townhall.domains.people.data_uses import PEOPLE, SOURCE_RECORD
+from townhall.domains.people.residents_api import add_resident_routes
 from townhall.domains.people.schemas import SourceRecordPublic
 from townhall.errors import DataUseNotRecorded, InvalidHeader, NotFound
 from townhall.platform.audit.capture import DataUses, personal_data
@@ -56,8 +57,9 @@ def build_people_router() -> APIRouter:
         # Async with the read in the threadpool: the wait for the audit commit then holds no
         # worker thread, so a slow group commit cannot starve other requests of threads.
         record = await run_in_threadpool(service.get_source_record, database, record_id)
-        # No linkage exists yet (issue 7): the use is about the record, not yet a resident.
-        await uses.record(uses.of(None, subject=subject_of(record_id)))
+        # The use is about the resident the record is linked to (None before it is linked).
+        resident_id = await run_in_threadpool(residents.resident_of_record, database, record_id)
+        await uses.record(uses.of(resident_id, subject=subject_of(record_id)))
         public = SourceRecordPublic.of(record)
         etag = etag_of(public)
         if answer_not_modified(request, etag):
@@ -65,4 +67,5 @@ def build_people_router() -> APIRouter:
         with_etag(response, etag)
         return public
 
+    add_resident_routes(router)
     return router
