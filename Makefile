@@ -60,6 +60,7 @@ bench: install  ## Run the benchmarks and print their figures
 	$(BIN)/python bench/addresses.py $(if $(TOWNHALL_BENCH_POSTGRES_URL),--postgres $(TOWNHALL_BENCH_POSTGRES_URL))
 	$(BIN)/python bench/events.py $(if $(TOWNHALL_BENCH_POSTGRES_URL),--postgres $(TOWNHALL_BENCH_POSTGRES_URL))
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/linkage.py
 	$(if $(TOWNHALL_BENCH_POSTGRES_URL),$(BIN)/python bench/audit.py --postgres $(TOWNHALL_BENCH_POSTGRES_URL))
 
 docs: install  ## Regenerate the settings and CLI references from the code

@@ -40,9 +40,11 @@ DETERMINISTIC_RECALL = 0.7
 
 # Expectation maximisation runs once per rule; a comparison is estimated in each pass whose rule
 # does not use its columns, so between them the two passes estimate every comparison.
+# The date alone (not with the postcode's outward code) so a council whose records hold few
+# UK postcodes still trains.
 TRAINING_RULES: tuple[tuple[str, ...], ...] = (
     ("first_name_full", "surname"),
-    ("dob", "postcode_outward"),
+    ("dob",),
 )
 
 # How each comparison is named to a person (the review page, the evidence API).

@@ -178,6 +178,8 @@ def _fit(
     connection: duckdb.DuckDBPyConnection, report: BuildProgress, phases: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Splink's three estimates over the frame in ``connection``: its trained settings."""
+    from splink.internals.exceptions import EMTrainingException  # noqa: PLC0415
+
     linker = engine.linker(connection, frame.FRAME, model.settings())
     with engine.quiet():
         since = time.perf_counter()
@@ -200,11 +202,24 @@ def _fit(
         since = time.perf_counter()
         rules = model.blocking(model.TRAINING_RULES)
         report.phase(PHASES[3], len(rules))
-        for rule in rules:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, fix_probability_two_random_records_match=True
-            )
+        passes = []
+        for columns, rule in zip(model.TRAINING_RULES, rules, strict=True):
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, fix_probability_two_random_records_match=True
+                )
+                passes.append({"rule": list(columns), "pairs": True})
+            except EMTrainingException:
+                # No two records agree on this rule's columns: the other pass still estimates
+                # what it can, and what neither estimates is smoothed (_smoothed).
+                passes.append({"rule": list(columns), "pairs": False})
             report.advance(1)
-        phases.append(_timed(PHASES[3], since, rules=[list(r) for r in model.TRAINING_RULES]))
+        if not any(done["pairs"] for done in passes):
+            msg = (
+                "No two source records share a name or a date of birth, so the model cannot "
+                "learn what a match looks like. Sync more of the council's records first."
+            )
+            raise TooFewRecords(msg)
+        phases.append(_timed(PHASES[3], since, passes=passes))
         trained: dict[str, Any] = linker.misc.save_model_to_json()
     return trained
