@@ -221,3 +221,28 @@ def test_parking_permits_name_a_vehicle(borough: Database) -> None:
     plates = [permit["vehicle_registration"] for permit in attributes]
     assert plates
     assert all(re.fullmatch(r"[A-Z]{2}\d{2} [A-Z]{3}", plate) for plate in plates)
+
+
+def test_address_text_without_a_uprn_is_matched_to_the_gazetteer_when_sure(
+    borough: Database,
+) -> None:
+    tried = rows(
+        borough,
+        "SELECT record.matched_uprn, record.uprn_match_score, property.uprn "
+        "FROM people_source_records record "
+        "LEFT JOIN address_properties property ON property.uprn = record.matched_uprn "
+        "WHERE record.uprn IS NULL AND record.address_text IS NOT NULL",
+    )
+    given = rows(
+        borough,
+        "SELECT count(*) FROM people_source_records "
+        "WHERE uprn IS NOT NULL AND (matched_uprn IS NOT NULL OR uprn_match_score IS NOT NULL)",
+    )[0][0]
+
+    assert tried
+    assert all(score is not None for _, score, _ in tried)  # every one was tried
+    matched = [(uprn, score, known) for uprn, score, known in tried if uprn is not None]
+    assert len(matched) > len(tried) / 2
+    # Only sure matches, and only to properties the gazetteer holds.
+    assert all(float(str(score)) >= 0.9 and known == uprn for uprn, score, known in matched)
+    assert given == 0  # a UPRN the source gave is never second-guessed

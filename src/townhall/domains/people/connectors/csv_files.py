@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from townhall.domains.people.connectors.base import Batch, SourceRow, SourceUnreadable
-from townhall.domains.people.connectors.mapping import FieldMapping
+from townhall.domains.people.connectors.mapping import FieldMapping, parse_time
 
 _CHANGED = "changed:"
 _APPENDED = "file:"
@@ -152,10 +152,7 @@ class CsvConnector:
         column = self.settings.changed_column
         written = (values.get(column) or "").strip() if column is not None else ""
         try:
-            if self.settings.changed_format is not None:
-                moment = datetime.strptime(written, self.settings.changed_format)  # noqa: DTZ007
-            else:
-                moment = datetime.fromisoformat(written)
+            moment = parse_time(written, self.settings.changed_format)
         except ValueError:
             return _EARLIEST
         if moment.tzinfo is None:
