@@ -9,6 +9,7 @@ from __future__ import annotations
 from townhall.domains.addresses.events import ADDRESS_EVENT_TYPES
 from townhall.domains.addresses.search_projection import SearchIndexProjection
 from townhall.domains.people.events import PEOPLE_EVENT_TYPES
+from townhall.domains.people.linking import PeopleLinker
 from townhall.platform.events.readers import EventReader
 from townhall.platform.events.registry import EventRegistry, EventType
 from townhall.settings import Settings
@@ -24,7 +25,7 @@ def event_registry() -> EventRegistry:
 def event_readers(settings: Settings) -> list[EventReader]:
     """The platform's own readers of the outbox for an instance: read models, and sinks."""
     # Read models first: they are kept in this database, in the unit that moves their cursor.
-    readers: list[EventReader] = [SearchIndexProjection()]
+    readers: list[EventReader] = [SearchIndexProjection(), PeopleLinker(settings)]
     if settings.events_redis_stream is not None:
         try:
             # Imported only here: the embedded default must run without the redis extra.

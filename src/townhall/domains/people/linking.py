@@ -26,8 +26,15 @@ from sqlalchemy.orm import Session
 from townhall.domains.people import review
 from townhall.domains.people.clustering import ExistingResident, assign_ids, cluster, placements
 from townhall.domains.people.decisions import Decision, decision_of
+from townhall.domains.people.events import PERSON_RECORD_CREATED, PERSON_RECORD_UPDATED
 from townhall.domains.people.linkage.results import ScoredPair, Thresholds, ordered
-from townhall.domains.people.models import KeptApart, Resident, ResidentLink, SourcePersonRecord
+from townhall.domains.people.models import (
+    KeptApart,
+    LinkageModel,
+    Resident,
+    ResidentLink,
+    SourcePersonRecord,
+)
 from townhall.domains.people.residents import (
     CONFIRMED,
     LINKING,
@@ -37,8 +44,12 @@ from townhall.domains.people.residents import (
     chunks,
     link_state,
 )
+from townhall.domains.people.service import count_source_records
 from townhall.platform.audit.uses import Actor
-from townhall.platform.db import aware
+from townhall.platform.db import Database, aware
+from townhall.platform.events.models import OutboxEvent
+from townhall.platform.progress import BuildProgress, build_progress
+from townhall.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -271,5 +282,154 @@ def _kept_apart_of(session: Session, records: Sequence[int]) -> set[tuple[int, i
     return found
 
 
-def _thresholds(settings: Any) -> Thresholds:
+def thresholds_of(settings: Settings) -> Thresholds:
+    """The council's link and review thresholds."""
     return Thresholds(link=settings.people_link_threshold, review=settings.people_review_threshold)
+
+
+# --- the full run as a job -----------------------------------------------------------------------
+
+
+def link_all(
+    database: Database,
+    settings: Settings,
+    *,
+    on_terminal: bool,
+    reason: str | None = None,
+) -> RunResult:
+    """The full re-run: score every pair with the active model, cluster, apply with stable ids.
+
+    A progress bar on a terminal (log lines otherwise) follows loading the records, blocking,
+    scoring, and placing. Raises ``NoLinkageModel`` (409) when no model is trained yet.
+    """
+    # Imported here: Splink and DuckDB load only for a run, never with the web process.
+    from townhall.domains.people.linkage.scoring import load_scorer  # noqa: PLC0415
+
+    thresholds = thresholds_of(settings)
+    with build_progress(on_terminal=on_terminal) as progress:
+        progress.phase("loading records", count_source_records(database))
+        scorer = load_scorer(database, on_batch=progress.advance)
+        try:
+            phases = _PhaseFollower(progress)
+            pairs = list(
+                scorer.score_all(
+                    at_least=thresholds.review,
+                    with_evidence_below=thresholds.link,
+                    on_progress=phases,
+                )
+            )
+        finally:
+            scorer.close()
+        progress.phase("placing records", 1)
+        with database.write() as session:
+            result = relink(
+                session, pairs, thresholds=thresholds, model_id=scorer.model_id, reason=reason
+            )
+        progress.advance(1)
+    log.info(
+        "people.linking.finished",
+        records=result.records,
+        pairs=result.pairs,
+        residents=result.residents,
+        review_items=result.review_items,
+        decision_id=result.decision.id if result.decision else None,
+    )
+    return result
+
+
+class _PhaseFollower:
+    """Turns the scorer's ``(phase, done, total)`` reports into progress phases and rows."""
+
+    def __init__(self, progress: BuildProgress) -> None:
+        self.progress = progress
+        self.current: str | None = None
+        self.done = 0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self.current:
+            self.progress.phase(phase, total)
+            self.current, self.done = phase, 0
+        if done > self.done:
+            self.progress.advance(done - self.done)
+            self.done = done
+
+
+# --- the incremental linker: an event reader ---------------------------------------------------
+
+
+class LinkerWaiting(Exception):
+    """No linkage model is trained yet: the linker leaves the events for when one is."""
+
+
+class PeopleLinker:
+    """Places each new or changed source record in a resident as its event arrives.
+
+    An ``EventReader`` (``platform.events.readers``): each batch of ``person-record.created`` /
+    ``updated`` events is scored against every record with the active model and placed by
+    ``link_batch`` in the unit of work that moves the reader's cursor, so a record is placed
+    exactly once. Until a model is trained it waits: it raises ``LinkerWaiting`` (the cursor
+    stays, the events are read again later) and logs that once. The scorer (Splink, a frame of
+    every record) is loaded on the first batch and kept; a newly trained model replaces it.
+    """
+
+    name = "people-linker"
+    type_filters: tuple[str, ...] = (PERSON_RECORD_CREATED.type, PERSON_RECORD_UPDATED.type)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._scorer: Any = None
+        self._database: Database | None = None
+        self._waiting_logged = False
+
+    def handle(self, session: Session, events: Sequence[OutboxEvent]) -> None:
+        """Score and place the records these events name, in ``session``'s unit of work."""
+        record_ids = sorted({int(event.data["record_id"]) for event in events})
+        if not record_ids:
+            return
+        model_id = session.scalar(
+            select(LinkageModel.id)
+            .where(LinkageModel.active.is_(True))
+            .order_by(LinkageModel.id.desc())
+            .limit(1)
+        )
+        if model_id is None:
+            if not self._waiting_logged:
+                log.info("people.linker.waiting", reason="no linkage model trained yet")
+                self._waiting_logged = True
+            msg = "no linkage model is trained yet"
+            raise LinkerWaiting(msg)
+        self._waiting_logged = False
+        scorer = self._scorer_for(model_id)
+        thresholds = thresholds_of(self.settings)
+        pairs = scorer.score_records(record_ids, at_least=thresholds.review)
+        decision = link_batch(
+            session, record_ids, pairs, thresholds=thresholds, model_id=scorer.model_id
+        )
+        log.info(
+            "people.linker.placed",
+            records=len(record_ids),
+            pairs=len(pairs),
+            decision_id=decision.id if decision else None,
+        )
+
+    def _scorer_for(self, model_id: int) -> Any:
+        if self._scorer is not None and self._scorer.model_id == model_id:
+            return self._scorer
+        from townhall.domains.people.linkage.scoring import load_scorer  # noqa: PLC0415
+
+        if self._scorer is not None:
+            self._scorer.close()
+        if self._database is None:
+            # Its own engine: the scorer reads records outside the reader's unit of work.
+            self._database = Database(self.settings.database_url, pool_size=2)
+        self._scorer = load_scorer(self._database)
+        return self._scorer
+
+    def close(self) -> None:
+        """Let go of the scorer and its database connections."""
+        if self._scorer is not None:
+            self._scorer.close()
+            self._scorer = None
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None
