@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -37,6 +38,7 @@ from townhall.platform.auth.sign_in_models import StaffRole
 from townhall.platform.auth.staff import create_staff_account
 from townhall.platform.db import Database
 from townhall.platform.logging import configure_logging
+from townhall.platform.progress import build_progress
 from townhall.settings import GSS_CODE, Settings
 
 _DEFAULT_COUNCIL = Settings.model_fields["council_code"].default
@@ -144,7 +146,24 @@ def _build_unless_built(
     except DemoBuildRefused as exc:  # such as a database that already holds real records
         fail(str(exc))
     console().print(build_summary(report))
+    _link_residents(database, settings)
     _create_demo_staff(database, settings)
+
+
+def _link_residents(database: Database, settings: Settings) -> None:
+    """Train the linkage model on the borough's records, then link them into residents."""
+    # Imported here: Splink and DuckDB take seconds to load, and only a build needs them.
+    from townhall.domains.people.linkage.training import train  # noqa: PLC0415
+    from townhall.domains.people.linking import link_all  # noqa: PLC0415
+
+    on_terminal = sys.stderr.isatty()
+    with build_progress(on_terminal=on_terminal) as progress:
+        model = train(database, progress=progress)
+    result = link_all(database, settings, on_terminal=on_terminal, reason="The demo's first run")
+    console().print(
+        f"Linked {result.records:,} source records into {result.residents:,} residents "
+        f"(model {model.id}); {result.review_items:,} possible matches wait for review."
+    )
 
 
 def _create_demo_staff(database: Database, settings: Settings) -> None:
