@@ -153,12 +153,16 @@ def _build_unless_built(
 def _link_residents(database: Database, settings: Settings) -> None:
     """Train the linkage model on the borough's records, then link them into residents."""
     # Imported here: Splink and DuckDB take seconds to load, and only a build needs them.
-    from townhall.domains.people.linkage.training import train  # noqa: PLC0415
+    from townhall.domains.people.linkage.training import TooFewRecords, train  # noqa: PLC0415
     from townhall.domains.people.linking import link_all  # noqa: PLC0415
 
     on_terminal = sys.stderr.isatty()
-    with build_progress(on_terminal=on_terminal) as progress:
-        model = train(database, progress=progress)
+    try:
+        with build_progress(on_terminal=on_terminal) as progress:
+            model = train(database, progress=progress)
+    except TooFewRecords as exc:
+        console().print(f"Residents are not linked: {exc}", style="yellow")
+        return
     result = link_all(database, settings, on_terminal=on_terminal, reason="The demo's first run")
     console().print(
         f"Linked {result.records:,} source records into {result.residents:,} residents "

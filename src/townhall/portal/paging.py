@@ -9,7 +9,7 @@ wrong page. ``templates/_pagination.html`` draws the links.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +18,16 @@ from townhall.platform.http.pagination import CursorCodec, Page, Scalar
 
 # A page number longer than this is not one a person followed.
 _MAX_PAGE_DIGITS = 6
+
+
+def filled_filters(form: Any) -> dict[str, str]:
+    """A list form's filters that were filled in, trimmed: every field but ``cursor`` and ``page``.
+
+    ``form`` is the dataclass a list page reads its query string into.
+    """
+    values: dict[str, str] = asdict(form)
+    del values["cursor"], values["page"]
+    return {name: value.strip() for name, value in values.items() if value.strip()}
 
 
 @dataclass

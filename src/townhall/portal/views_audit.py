@@ -18,7 +18,7 @@ the report records an export, before the page is sent.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -41,6 +41,7 @@ from townhall.platform.auth.sessions import SignedInStaff, require_staff
 from townhall.platform.auth.sign_in_models import StaffRole
 from townhall.platform.context import AppContext
 from townhall.platform.http.pagination import Page, PageRequest, Scalar
+from townhall.portal.paging import filled_filters
 from townhall.portal.views_sign_in import FieldProblem, FormPage, render_form
 
 SEARCH_PATH = "/staff/audit"
@@ -73,10 +74,7 @@ class SearchQuery:
 
     def filled(self) -> dict[str, str]:
         """The form's fields that were filled in, trimmed."""
-        # Every field but the place in the results.
-        values = asdict(self)
-        del values["cursor"], values["page"]
-        return {name: value.strip() for name, value in values.items() if value.strip()}
+        return filled_filters(self)
 
 
 @dataclass

@@ -22,7 +22,7 @@ change records its uses in its own unit of work (``residents.apply``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
 
@@ -30,7 +30,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from townhall.domains.people import decisions, residents, review
+from townhall.domains.people import decisions, golden, residents, review
 from townhall.domains.people.data_uses import LINKS, PEOPLE, RESIDENT, REVIEW_ITEM
 from townhall.domains.people.decisions import Decision
 from townhall.domains.people.linkage.results import ScoredPair
@@ -45,7 +45,7 @@ from townhall.platform.auth.sign_in_models import StaffRole
 from townhall.platform.context import AppContext
 from townhall.platform.http.pagination import PageRequest
 from townhall.portal.match_weight_chart import draw_match_weight_chart, percent
-from townhall.portal.paging import PagedList, PageLinks
+from townhall.portal.paging import PagedList, PageLinks, filled_filters
 from townhall.portal.views_sign_in import FieldProblem, FormPage, render_form
 
 PEOPLE_PATH = "/staff/people"
@@ -70,19 +70,8 @@ MAX_REASON = 2000
 _MAX_UPRN_DIGITS = 12
 
 # The words the pages use for the domain's codes.
-FIELD_LABELS = {
-    "title": "Title",
-    "first_name": "First name",
-    "middle_names": "Middle names",
-    "last_name": "Last name",
-    "date_of_birth": "Date of birth",
-    "email": "Email address",
-    "phone": "Phone number",
-    "national_insurance_number": "National Insurance number",
-    "address_text": "Address",
-    "postcode": "Postcode",
-    "uprn": "UPRN",
-}
+# Staff know a UPRN by its initials.
+FIELD_LABELS = {**golden.FIELD_LABELS, "uprn": "UPRN"}
 RULE_WORDS = {
     "most_trusted": "From the most trusted system that has it",
     "most_recent": "The most recently updated",
@@ -125,9 +114,7 @@ class ResidentQuery:
 
     def filled(self) -> dict[str, str]:
         """The form's fields that were filled in, trimmed."""
-        values = asdict(self)
-        del values["cursor"], values["page"]
-        return {name: value.strip() for name, value in values.items() if value.strip()}
+        return filled_filters(self)
 
 
 @dataclass

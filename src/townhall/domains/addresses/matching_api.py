@@ -18,6 +18,7 @@ from townhall.domains.addresses.matching import lookup
 from townhall.domains.addresses.matching.results import Match, MatchInput, MatchOutcome
 from townhall.platform.auth.dependencies import require
 from townhall.platform.auth.principal import Principal
+from townhall.platform.http.blank import trimmed
 from townhall.platform.http.dependencies import DatabaseDep
 from townhall.platform.http.routing import api_router
 
@@ -39,7 +40,7 @@ class AddressToMatch(BaseModel):
     @field_validator("text")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if not trimmed(value):
             msg = "The address text is empty."
             raise ValueError(msg)
         return value

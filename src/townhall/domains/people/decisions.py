@@ -22,7 +22,7 @@ from townhall.domains.people.models import (
     ResidentLink,
     ReviewItem,
 )
-from townhall.errors import Conflict, FieldError, NotFound, ValidationFailed
+from townhall.errors import Conflict, NotFound
 from townhall.platform.audit.uses import Actor
 from townhall.platform.db import Database, aware
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
@@ -122,10 +122,9 @@ def undo(database: Database, decision_id: int, *, actor: Actor, reason: str) -> 
     which records and residents moved, and by which decision).
     """
     # Imported here: residents imports this module for the Decision shape.
-    from townhall.domains.people.residents import Plan, apply  # noqa: PLC0415
+    from townhall.domains.people.residents import Plan, apply, required_reason  # noqa: PLC0415
 
-    if not reason.strip():
-        raise ValidationFailed([FieldError("body.reason", "Say why (a reason is required)")])
+    reason = required_reason(reason)
     with database.write() as session:
         row = session.get(LinkDecision, decision_id)
         if row is None:

@@ -52,6 +52,20 @@ DEFAULT_RULES: dict[str, str] = {
     "address": MOST_RECENT,
 }
 FIELDS = tuple(DEFAULT_RULES)
+# A golden record's values as a person reads their names, in the order pages and answers list them.
+FIELD_LABELS = {
+    "title": "Title",
+    "first_name": "First name",
+    "middle_names": "Middle names",
+    "last_name": "Last name",
+    "date_of_birth": "Date of birth",
+    "email": "Email address",
+    "phone": "Phone number",
+    "national_insurance_number": "National Insurance number",
+    "address_text": "Address",
+    "postcode": "Postcode",
+    "uprn": "Unique property reference number (UPRN)",
+}
 
 
 @dataclass(frozen=True)

@@ -14,23 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from townhall.domains.people.golden import FIELD_LABELS
 from townhall.domains.people.residents import LinkedRecord, ResidentView
 from townhall.platform.auth.residents import ResidentMember
-
-# The golden record's fields as a resident reads them, in the order they are listed.
-DETAIL_LABELS = {
-    "title": "Title",
-    "first_name": "First name",
-    "middle_names": "Middle names",
-    "last_name": "Last name",
-    "date_of_birth": "Date of birth",
-    "email": "Email address",
-    "phone": "Phone number",
-    "national_insurance_number": "National Insurance number",
-    "address_text": "Address",
-    "postcode": "Postcode",
-    "uprn": "Unique property reference number (UPRN)",
-}
 
 
 def _text(value: Any) -> str | None:
@@ -127,14 +113,14 @@ class MyRecordPublic(BaseModel):
     def of(cls, resident: ResidentView) -> MyRecordPublic:
         """The public shape of a resident, as they see themselves."""
         golden = resident.golden
-        order = [name for name in DETAIL_LABELS if name in golden]
-        order += sorted(name for name in golden if name not in DETAIL_LABELS)
+        order = [name for name in FIELD_LABELS if name in golden]
+        order += sorted(name for name in golden if name not in FIELD_LABELS)
         return cls(
             resident_id=resident.id,
             details=[
                 DetailPublic(
                     field=name,
-                    label=DETAIL_LABELS.get(name, name.replace("_", " ").capitalize()),
+                    label=FIELD_LABELS.get(name, name.replace("_", " ").capitalize()),
                     value=_text(golden[name].get("value")),
                     system=golden[name].get("source_system"),
                     updated_at=_text(golden[name].get("updated_at")),

@@ -7,7 +7,7 @@ unknown properties (a typo is a 422, not a silent no-op).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -256,8 +256,18 @@ class SurvivorshipRuleChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    field: str = Field(max_length=32)
-    rule: str = Field(max_length=16)
+    field: Literal[
+        "title",
+        "first_name",
+        "middle_names",
+        "last_name",
+        "date_of_birth",
+        "national_insurance_number",
+        "email",
+        "phone",
+        "address",
+    ]
+    rule: Literal["most_trusted", "most_recent"]
     sources: list[str] = Field(default_factory=list, max_length=50)
 
 

@@ -44,6 +44,7 @@ from townhall.platform.audit.uses import Actor, DataUse, record_uses
 from townhall.platform.audit.vocabulary import Action
 from townhall.platform.db import Database, aware
 from townhall.platform.events.outbox import NewEvent, emit_many
+from townhall.platform.http.blank import trimmed
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 
 # Why Townhall itself changes links (the model, a re-run), as the audit trail records it.
@@ -545,10 +546,11 @@ def kept_apart_between(
     return sorted(_kept_apart_among(session, wanted))
 
 
-def _require_reason(reason: str) -> str:
-    if not reason.strip():
+def required_reason(reason: str) -> str:
+    """A decision's reason, trimmed; a 422 when it is blank (every decision says why)."""
+    if not trimmed(reason):
         raise ValidationFailed([FieldError("body.reason", "Say why (a reason is required)")])
-    return reason.strip()
+    return trimmed(reason)
 
 
 def merge(
@@ -560,7 +562,7 @@ def merge(
     unknown id; Conflict when either is not active, they are the same, or a pair of their
     records is kept apart.
     """
-    reason = _require_reason(reason)
+    reason = required_reason(reason)
     with database.write() as session:
         active_resident(session, resident_id)
         active_resident(session, other_resident_id)
@@ -595,7 +597,7 @@ def unlink(
     A decision, undoable. NotFound for an unknown record or resident; Conflict when the record
     is its resident's only record and ``into`` is None, or ``into`` is not active.
     """
-    reason = _require_reason(reason)
+    reason = required_reason(reason)
     with database.write() as session:
         link = session.get(ResidentLink, source_record_id)
         if link is None:

@@ -10,7 +10,7 @@ of the change, through ``residents.apply``.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -267,7 +267,8 @@ def _add_review_routes(router: APIRouter) -> None:
         request: Request,
         response: Response,
         status: Annotated[
-            str, Query(description="pending | accepted | rejected | superseded")
+            Literal["pending", "accepted", "rejected", "superseded"],
+            Query(description="Which items: those waiting, or those settled one way or another."),
         ] = "pending",
     ) -> PageOut[ReviewItemPublic]:
         """Review items, most probable match first."""

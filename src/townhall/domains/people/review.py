@@ -28,6 +28,7 @@ from townhall.domains.people.residents import (
     kept_apart_between,
     link_state,
     records_of,
+    required_reason,
 )
 from townhall.errors import Conflict, FieldError, NotFound, ValidationFailed
 from townhall.platform.audit.uses import Actor
@@ -127,18 +128,12 @@ def _pending(session: Session, item_id: int) -> ReviewItem:
     return item
 
 
-def _reason(reason: str) -> str:
-    if not reason.strip():
-        raise ValidationFailed([FieldError("body.reason", "Say why (a reason is required)")])
-    return reason.strip()
-
-
 def accept(database: Database, item_id: int, *, actor: Actor, reason: str) -> Decision:
     """Link the item's record into its resident (how = review): a decision, undoable.
 
     NotFound for no such item; Conflict when it is no longer pending.
     """
-    reason = _reason(reason)
+    reason = required_reason(reason)
     with database.write() as session:
         item = _pending(session, item_id)
         resident = active_resident(session, item.resident_id)
@@ -168,7 +163,7 @@ def reject(database: Database, item_id: int, *, actor: Actor, reason: str) -> De
 
     NotFound for no such item; Conflict when it is no longer pending.
     """
-    reason = _reason(reason)
+    reason = required_reason(reason)
     with database.write() as session:
         item = _pending(session, item_id)
         record = item.source_record_id
