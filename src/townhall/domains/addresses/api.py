@@ -9,7 +9,6 @@ for ``application/geo+json``, as GeoJSON.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, Any
 
@@ -31,6 +30,7 @@ from townhall.platform.auth.principal import Principal
 from townhall.platform.http.dependencies import DatabaseDep
 from townhall.platform.http.pagination import PageOut, PageParamsDep, page_response
 from townhall.platform.http.problems import error_responses
+from townhall.platform.http.query_times import QueryTime
 from townhall.platform.http.routing import api_router
 
 TAG = "addresses"
@@ -187,7 +187,7 @@ def _add_address_routes(router: APIRouter) -> None:
             ),
         ] = None,
         modified_since: Annotated[
-            datetime | None,
+            QueryTime | None,
             Query(
                 description="Only addresses Townhall changed at or after this time (RFC 3339; "
                 "UTC when no offset is given)."

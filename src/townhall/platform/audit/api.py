@@ -45,6 +45,7 @@ from townhall.platform.auth.principal import Principal
 from townhall.platform.http.dependencies import DatabaseDep
 from townhall.platform.http.pagination import PageOut, PageParamsDep, page_response
 from townhall.platform.http.problems import error_responses
+from townhall.platform.http.query_times import QueryTime
 from townhall.platform.http.routing import api_router
 
 Reader = Annotated[Principal, require("audit:read")]
@@ -120,10 +121,10 @@ def _add_record_routes(router: APIRouter) -> None:
         action: Annotated[Action | None, Query(description="Only records of this action.")] = None,
         service: ServiceFilter = None,
         occurred_from: Annotated[
-            datetime | None, Query(description="Only records made at or after this time.")
+            QueryTime | None, Query(description="Only records made at or after this time.")
         ] = None,
         occurred_to: Annotated[
-            datetime | None, Query(description="Only records made at or before this time.")
+            QueryTime | None, Query(description="Only records made at or before this time.")
         ] = None,
     ) -> PageOut[AuditRecordFoundPublic]:
         """Search the audit trail, newest first: every field of each record, and whether a

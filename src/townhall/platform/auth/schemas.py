@@ -29,7 +29,8 @@ Email = Annotated[
     Field(
         min_length=3,
         max_length=254,
-        pattern=r"^[^@\s\x00]+@[^@\s\x00]+$",
+        # \x85 and \ufeff spelt out: Unicode's and JSON Schema's \s disagree on those two.
+        pattern=r"^[^@\s\x00\x85\ufeff]+@[^@\s\x00\x85\ufeff]+$",
         examples=["parking@hackney.gov.uk"],
     ),
 ]
