@@ -35,7 +35,7 @@ from townhall.domains.people.data_uses import LINKS, PEOPLE, RESIDENT, REVIEW_IT
 from townhall.domains.people.decisions import Decision
 from townhall.domains.people.linkage.results import ScoredPair
 from townhall.domains.people.schemas import SourceRecord
-from townhall.domains.people.service import get_source_record
+from townhall.domains.people.service import get_source_record, record_references
 from townhall.errors import Conflict, NotFound
 from townhall.platform.audit.capture import DataUses, personal_data
 from townhall.platform.audit.vocabulary import Action
@@ -481,7 +481,13 @@ def _add_decision_pages(router: APIRouter, pages: PeoplePages) -> None:
         return pages.render(
             request,
             "people/decision.html",
-            {"decision": decision, "staff": staff, "page": page, "refusal": refusal},
+            {
+                "decision": decision,
+                "staff": staff,
+                "page": page,
+                "refusal": refusal,
+                "record_names": record_references(pages.context.database, decision.record_ids),
+            },
             status_code,
         )
 

@@ -52,6 +52,15 @@ class Decision:
         return touched_by(self.changes)
 
     @property
+    def record_ids(self) -> list[int]:
+        """Every source record it moved, or kept apart from another or stopped keeping apart."""
+        found = {change["source_record_id"] for change in self.changes.get("links", [])}
+        apart = self.changes.get("kept_apart", {})
+        for pair in (*apart.get("added", []), *apart.get("removed", [])):
+            found.update(pair)
+        return sorted(found)
+
+    @property
     def undone(self) -> bool:
         """Whether a later decision undid this one."""
         return self.reversed_by_id is not None

@@ -1,4 +1,5 @@
-"""The people domain's service: reading person source records one at a time, and counting them.
+"""The people domain's service: reading person source records one at a time, naming and counting
+them.
 
 Source systems' records arrive only through a sync of their connector (``sync.sync_source``),
 which keeps each row's provenance and versions. ``load_source_records`` writes records without
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, select
 
 from townhall.domains.people.models import SourcePersonRecord
+from townhall.domains.people.residents import chunks
 from townhall.domains.people.schemas import NewSourceRecord, SourceRecord
 from townhall.errors import NotFound
 from townhall.platform.bulk import insert_rows
@@ -44,6 +46,25 @@ def count_source_records(database: Database) -> int:
     """How many source person records are held, across every source system."""
     with database.read() as session:
         return session.scalar(select(func.count()).select_from(SourcePersonRecord)) or 0
+
+
+def record_references(database: Database, record_ids: Iterable[int]) -> dict[int, str]:
+    """Each record's name as its source system knows it ("parking PK3001"), by record id.
+
+    Ids with no record (none yet, or a typo) are left out; a page shows those by number.
+    """
+    named: dict[int, str] = {}
+    with database.read() as session:
+        for some in chunks(sorted(set(record_ids))):
+            rows = session.execute(
+                select(
+                    SourcePersonRecord.id,
+                    SourcePersonRecord.source_system,
+                    SourcePersonRecord.source_record_id,
+                ).where(SourcePersonRecord.id.in_(some))
+            )
+            named.update((record_id, f"{system} {ref}") for record_id, system, ref in rows)
+    return named
 
 
 def get_source_record(database: Database, record_id: int) -> SourceRecord:
