@@ -65,7 +65,7 @@ def residents_by_reference(database: Database) -> dict[str, str]:
                 ResidentLink, ResidentLink.source_record_id == SourcePersonRecord.id
             )
         )
-        return {str(reference): str(resident) for reference, resident in rows.tuples()}
+        return {str(reference): str(resident) for reference, resident in rows}
 
 
 def test_link_rerun_then_place_a_new_row_as_it_arrives_and_undo_it(
