@@ -48,6 +48,7 @@ from townhall.domains.people.service import count_source_records
 from townhall.platform.audit.uses import Actor
 from townhall.platform.db import Database, aware
 from townhall.platform.events.models import OutboxEvent
+from townhall.platform.events.readers import ReaderWaiting
 from townhall.platform.progress import BuildProgress, build_progress
 from townhall.settings import Settings
 
@@ -357,7 +358,7 @@ class _PhaseFollower:
 # --- the incremental linker: an event reader ---------------------------------------------------
 
 
-class LinkerWaiting(Exception):
+class LinkerWaiting(ReaderWaiting):
     """No linkage model is trained yet: the linker leaves the events for when one is."""
 
 

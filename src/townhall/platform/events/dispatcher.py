@@ -58,7 +58,7 @@ from townhall.platform.events.models import (
     OutboxEvent,
     Subscription,
 )
-from townhall.platform.events.readers import EventReader, run_reader
+from townhall.platform.events.readers import EventReader, ReaderWaiting, run_reader
 from townhall.platform.events.registry import any_matches
 from townhall.platform.events.signing_secrets import SecretSealer
 from townhall.platform.events.webhook_client import WebhookClient
@@ -309,6 +309,8 @@ class Dispatcher:
                     owner=self.owner,
                     lease_seconds=self.settings.events_lease_seconds,
                 )
+            except ReaderWaiting:
+                continue  # it said once what it waits for; its events stay for a later pass
             except Exception as exc:  # one failing reader must not stop the others or webhooks
                 log.warning("events.reader.failed", reader=reader.name, error=type(exc).__name__)
         return work

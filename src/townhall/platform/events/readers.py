@@ -28,6 +28,15 @@ from townhall.platform.events.models import EventCursor, OutboxEvent
 from townhall.platform.events.registry import any_matches
 
 
+class ReaderWaiting(Exception):
+    """A reader cannot take its events yet (a model it needs is not there): it keeps them.
+
+    Raised from ``handle``: the unit of work rolls back and the cursor stays, as for any failure,
+    but the dispatcher treats it as a wait, not a fault, and asks again on a later pass without
+    a warning each time. The reader says once, in its own log line, what it is waiting for.
+    """
+
+
 class EventReader(Protocol):
     """A consumer of the outbox inside the platform (a read model, a sink)."""
 
