@@ -132,7 +132,7 @@ def _follow_people_rules(case: schemathesis.Case) -> None:
     """Keep the people API's rules that no schema states in a valid case."""
     if case.path == "/api/v1/people/residents":
         # A search of people needs at least one filter (no listing everyone), and a name
-        # searched for needs a Latin letter or a digit once accents are taken off (name_key):
+        # searched for needs a letter or a digit once accents and marks are taken off (name_key):
         # rules no schema states.
         query = case.query or {}
         if "q" in query and not name_key(str(query["q"])):

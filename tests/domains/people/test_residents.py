@@ -208,6 +208,28 @@ def test_search_matches_any_name_whatever_its_case_accents_or_order(
         ids(q="'-")
 
 
+def test_search_finds_names_written_in_any_script(database: Database) -> None:
+    add_sources(database)
+    anna, li, noor = add_records(
+        database,
+        a_record("council_tax", "CT7", first_name="Анна", last_name="Петрова"),
+        a_record("housing", "H7", first_name="小龍", last_name="李"),
+        a_record("parking", "P7", first_name="نور", last_name="الهدى"),
+    )
+    rerun(database, [])
+    placed = placement(database)
+
+    def ids(q: str) -> list[str]:
+        return [
+            found.id for found in service.search_residents(database, PageRequest(10), q=q).items
+        ]
+
+    assert ids("ПЕТРОВА анна") == [placed[anna]]
+    assert ids("李") == [placed[li]]
+    assert ids("نور") == [placed[noor]]
+    assert ids("Anna") == []  # no transliteration: a name is found as it is written
+
+
 def test_reads_of_unknown_residents_are_not_found(database: Database) -> None:
     with pytest.raises(NotFound):
         service.get_resident(database, "R000000000")

@@ -80,15 +80,17 @@ class Rule:
 
 
 def name_key(*names: str | None) -> str:
-    """Names as search compares them: lower case, no accents or apostrophes, words by spaces.
+    """Names as search compares them: case folded, no accents or apostrophes, words by spaces.
 
-    "O'Neill-Smith" is "oneill smith"; "Zoë" is "zoe".
+    "O'Neill-Smith" is "oneill smith"; "Zoë" is "zoe". Letters of every script are kept
+    ("Анна Петрова" is "анна петрова"), since a borough's residents write their names in many;
+    a query and the names it is compared with pass through the same steps.
     """
     text = " ".join(name for name in names if name)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(char for char in text if not unicodedata.combining(char))
-    text = re.sub("['\u2019`]", "", text.lower())
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text).split())
+    text = re.sub("['\u2019`]", "", text.casefold())
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
 
 
 # --- rules -----------------------------------------------------------------------------------
