@@ -17,11 +17,9 @@ the report records an export, before the page is sent.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,7 +27,7 @@ from pydantic import BaseModel
 from starlette.templating import Jinja2Templates
 
 from townhall.data_uses import held_data_sources, vocabulary
-from townhall.errors import Conflict, InvalidCursor, NotFound, ValidationFailed
+from townhall.errors import Conflict, NotFound, ValidationFailed
 from townhall.platform.audit import holds, subject_access
 from townhall.platform.audit.capture import DataUses, personal_data
 from townhall.platform.audit.holds import HoldRecord, NewHold
@@ -40,8 +38,8 @@ from townhall.platform.auth.csrf import csrf_protected
 from townhall.platform.auth.sessions import SignedInStaff, require_staff
 from townhall.platform.auth.sign_in_models import StaffRole
 from townhall.platform.context import AppContext
-from townhall.platform.http.pagination import Page, PageRequest, Scalar
-from townhall.portal.paging import filled_filters
+from townhall.platform.http.pagination import PageRequest
+from townhall.portal.paging import PagedList, PageLinks, filled_filters
 from townhall.portal.views_sign_in import FieldProblem, FormPage, render_form
 
 SEARCH_PATH = "/staff/audit"
@@ -85,10 +83,7 @@ class SearchPage:
     form: FormPage = field(default_factory=FormPage)
     searched: bool = False
     results: list[FoundRecord] = field(default_factory=list)
-    page_number: int = 1
-    restarted: bool = False
-    next_url: str | None = None
-    first_url: str | None = None
+    links: PageLinks = field(default_factory=PageLinks)
 
 
 class HoldForm(BaseModel):
@@ -184,45 +179,23 @@ class AuditPages:
         if shown.form.errors:
             return shown, 400
         shown.searched = True
-        scope = SEARCH_PATH + "?" + json.dumps(sorted(filled.items()), separators=(",", ":"))
-        after = self._after(query.cursor, scope, query.page, shown)
+        paged = PagedList(self.context.cursors, SEARCH_PATH, filled)
+        after = paged.position(query.cursor, query.page, shown.links)
         found = search_records(
             self.context.database, filters, PageRequest(RESULTS_PER_PAGE, after), now=utc_now()
         )
         shown.results = found.items
-        self._links(shown, found, filled, scope, SEARCH_PATH)
+        paged.links(found, shown.links)
         return shown, 200
 
-    def holds(self, cursor: str, page: str) -> tuple[list[HoldRecord], SearchPage]:
-        """A page of holds, newest first, with its links (in a ``SearchPage``'s fields)."""
-        shown = SearchPage(query=SearchQuery())
-        after = self._after(cursor, HOLDS_PATH, page, shown)
+    def holds(self, cursor: str, page: str) -> tuple[list[HoldRecord], PageLinks]:
+        """A page of holds, newest first, and the links on."""
+        links = PageLinks()
+        paged = PagedList(self.context.cursors, HOLDS_PATH, {})
+        after = paged.position(cursor, page, links)
         found = holds.list_holds(self.context.database, PageRequest(RESULTS_PER_PAGE, after))
-        self._links(shown, found, {}, HOLDS_PATH, HOLDS_PATH)
-        return found.items, shown
-
-    def _after(
-        self, cursor: str, scope: str, page: str, shown: SearchPage
-    ) -> tuple[Scalar, ...] | None:
-        if not cursor:
-            return None
-        try:
-            after = self.context.cursors.decode(cursor, scope=scope)
-        except InvalidCursor:
-            # An edited or stale link: start again rather than show a wrong page.
-            shown.restarted = True
-            return None
-        shown.page_number = max(2, int(page)) if page.isdigit() and len(page) < 7 else 2
-        return after
-
-    def _links(
-        self, shown: SearchPage, found: Page[Any], filled: dict[str, str], scope: str, path: str
-    ) -> None:
-        if found.next_position is not None:
-            cursor = self.context.cursors.encode(found.next_position, scope=scope)
-            shown.next_url = _page_url(path, filled, cursor, shown.page_number + 1)
-        if shown.page_number > 1:
-            shown.first_url = _page_url(path, filled, None, 1)
+        paged.links(found, links)
+        return found.items, links
 
     def render(
         self,
@@ -300,13 +273,13 @@ def _add_hold_pages(router: APIRouter, pages: AuditPages) -> None:
         made: str = "",
     ) -> HTMLResponse:
         """The holds, newest first, each with a button to lift it while it is active."""
-        found, shown = pages.holds(cursor, page)
+        found, links = pages.holds(cursor, page)
         shown_residents = dict.fromkeys(hold.resident_id for hold in found)
         uses.record_now(*(uses.of(resident) for resident in shown_residents))
         return pages.render(
             request,
             "audit/holds.html",
-            {"holds": found, "page": shown, "lifted": lifted, "made": made},
+            {"holds": found, "links": links, "lifted": lifted, "made": made},
         )
 
     @router.get(HOLDS_PATH + "/new", name="staff_audit_new_hold")
@@ -382,12 +355,3 @@ def _new_hold(form: HoldForm, errors: list[FieldProblem]) -> NewHold | None:
         accessed_from=_day_start(since),
         accessed_to=_day_end(until),
     )
-
-
-def _page_url(path: str, filters: dict[str, str], cursor: str | None, page_number: int) -> str:
-    """A link to a page of a list; relative, so it works behind any proxy."""
-    query = dict(filters)
-    if cursor is not None:
-        query["cursor"] = cursor
-        query["page"] = str(page_number)
-    return f"{path}?{urlencode(query)}" if query else path
