@@ -14,6 +14,7 @@ demo_package = pytest.importorskip("townhall.demo")
 if not hasattr(demo_package, "build_borough"):
     pytest.skip("townhall.demo is not written yet", allow_module_level=True)
 
+from sqlalchemy import func, select  # noqa: E402
 from tests.sign_in import sign_in_staff  # noqa: E402
 
 from townhall.app import create_app  # noqa: E402
@@ -25,6 +26,7 @@ from townhall.demo import (  # noqa: E402
     UnknownCouncil,
     borough_is_built,
 )
+from townhall.domains.people.models import Resident, ResidentLink, SourcePersonRecord  # noqa: E402
 from townhall.platform.auth.staff import list_staff_accounts  # noqa: E402
 from townhall.platform.db import Database  # noqa: E402
 from townhall.platform.migrations import head_revision  # noqa: E402
@@ -139,11 +141,25 @@ def test_demo_builds_a_small_borough_once(empty_database_url: str) -> None:
     assert first.exit_code == 0, first.output
     assert "Synthetic borough E09000012 (small size, seed 42)" in first.stdout
     assert "rows/s" in first.stdout
+    linked = re.search(r"Linked ([\d,]+) source records into ([\d,]+) residents", first.stdout)
+    assert linked is not None, first.stdout
     database = Database(empty_database_url)
     try:
         assert borough_is_built(database)
+        with database.read() as session:
+            records = session.scalar(select(func.count()).select_from(SourcePersonRecord))
+            placed = session.scalar(select(func.count()).select_from(ResidentLink))
+            residents = session.scalar(
+                select(func.count()).select_from(Resident).where(Resident.status == "active")
+            )
     finally:
         database.dispose()
+    # Every record is some resident's, and the people in several systems are joined.
+    assert placed == records == int(linked[1].replace(",", ""))
+    assert residents == int(linked[2].replace(",", ""))
+    assert residents is not None
+    assert records is not None
+    assert residents < records
 
     second = run_demo(empty_database_url, "--build-only", "--size", "small")
 
@@ -152,31 +168,39 @@ def test_demo_builds_a_small_borough_once(empty_database_url: str) -> None:
     assert "rows/s" not in second.stdout
 
 
-def test_a_built_demo_prints_a_staff_account_that_signs_in_once(
+def test_a_built_demo_prints_staff_accounts_that_sign_in_once(
     empty_database_url: str, recorder: Recorder
 ) -> None:
     first = run_demo(empty_database_url, "--build-only")
 
     assert first.exit_code == 0, first.output
-    printed = re.search(
-        r"with (demo\.officer@hackney\.example) and the password (\S+) \(Housing officer",
-        first.stdout,
+    printed = dict(
+        re.findall(
+            r"with (demo\.\w+@hackney\.example) and the password (\S+) \(",
+            first.stdout.replace("\n", " "),
+        )
     )
-    assert printed is not None, first.stdout
-    email, password = printed.groups()
+    assert set(printed) == {"demo.officer@hackney.example", "demo.steward@hackney.example"}
     database = Database(empty_database_url)
     try:
-        (member,) = list_staff_accounts(database)
+        roles = {member.email: member.role.value for member in list_staff_accounts(database)}
     finally:
         database.dispose()
-    assert (member.email, member.role.value) == (email, "housing_officer")
+    assert roles == {
+        "demo.officer@hackney.example": "housing_officer",
+        "demo.steward@hackney.example": "data_steward",
+    }
     app = create_app(Settings(environment="test", database_url=empty_database_url))
     with TestClient(app) as client:
-        sign_in_staff(client, email, password)
-        assert "Demo Officer" in client.get("/staff").text
+        sign_in_staff(
+            client, "demo.steward@hackney.example", printed["demo.steward@hackney.example"]
+        )
+        assert "Demo Steward" in client.get("/staff").text
+        assert client.get("/staff/people/review").status_code == 200
 
-    # The stand-in builder builds again; the account is kept, and its password is not printed.
+    # The stand-in builder builds again; the accounts are kept, and no password is printed.
     second = run_demo(empty_database_url, "--build-only")
     assert second.exit_code == 0, second.output
-    assert f"The staff account {email} already exists" in second.stdout
-    assert password not in second.stdout
+    for email, password in printed.items():
+        assert f"The staff account {email} already exists" in second.stdout
+        assert password not in second.stdout

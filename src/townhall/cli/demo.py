@@ -4,8 +4,10 @@ This module owns the one command that takes a newcomer from nothing to a running
 ``serve`` it migrates the database itself, because the database is the demo's own. It never
 rebuilds a borough a database already holds: building is ``townhall.demo``'s job, and this
 module only asks it whether there is one, builds one, and reports what was built. When it builds
-one, it also makes the demo's way into the staff pages: an account with a random password,
-printed once on the terminal (as a resident's sign-in code is) and kept nowhere else.
+one, it trains the linkage model on the borough's records and links them into residents, and
+makes the demo's ways into the staff pages: a housing officer's and a data steward's accounts,
+each with a random password printed once on the terminal (as a resident's sign-in code is) and
+kept nowhere else.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -42,19 +45,33 @@ from townhall.platform.progress import build_progress
 from townhall.settings import GSS_CODE, Settings
 
 _DEFAULT_COUNCIL = Settings.model_fields["council_code"].default
-# The demo's member of staff does front-line work: no role administers anything or sees more.
-DEMO_STAFF_ROLE = StaffRole.HOUSING_OFFICER
-DEMO_STAFF_NAME = "Demo Officer"
 
 
-def demo_staff_email(council_code: str) -> str:
-    """The demo staff account's address: ``demo.officer@hackney.example`` for E09000012.
+@dataclass(frozen=True)
+class DemoStaff:
+    """A member of staff the demo makes: who they are in the address, their name and role."""
+
+    who: str  # the address's local part after "demo."
+    name: str
+    role: StaffRole
+
+
+# Front-line work, and the data steward who reviews possible matches of people's records:
+# neither administers anything nor sees more than their role needs.
+DEMO_STAFF = (
+    DemoStaff("officer", "Demo Officer", StaffRole.HOUSING_OFFICER),
+    DemoStaff("steward", "Demo Steward", StaffRole.DATA_STEWARD),
+)
+
+
+def demo_staff_email(council_code: str, who: str = "officer") -> str:
+    """A demo staff account's address: ``demo.officer@hackney.example`` for E09000012.
 
     ``.example`` is reserved (RFC 2606): no mail can ever go to it.
     """
     name = council_name(council_code) or council_code
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return f"demo.officer@{slug}.example"
+    return f"demo.{who}@{slug}.example"
 
 
 def _valid_council(value: str | None) -> str | None:
@@ -171,14 +188,19 @@ def _link_residents(database: Database, settings: Settings) -> None:
 
 
 def _create_demo_staff(database: Database, settings: Settings) -> None:
-    email = demo_staff_email(settings.council_code)
+    for staff in DEMO_STAFF:
+        _create_demo_account(database, settings, staff)
+
+
+def _create_demo_account(database: Database, settings: Settings, staff: DemoStaff) -> None:
+    email = demo_staff_email(settings.council_code, staff.who)
     password = secrets.token_urlsafe(15)  # 20 characters, 120 bits
     try:
         create_staff_account(
             database,
             email=email,
-            display_name=DEMO_STAFF_NAME,
-            role=DEMO_STAFF_ROLE.value,
+            display_name=staff.name,
+            role=staff.role.value,
             password=password,
             actor="cli:demo",
             now=datetime.now(UTC),
@@ -189,7 +211,7 @@ def _create_demo_staff(database: Database, settings: Settings) -> None:
     # Shown once: only its hash is kept, so a lost password means a new database.
     console().print(
         f"Sign in as staff at /staff/sign-in with {email} and the password "
-        f"[bold]{password}[/bold] ({DEMO_STAFF_ROLE.label}; shown only this once).",
+        f"[bold]{password}[/bold] ({staff.role.label}; shown only this once).",
         highlight=False,
         soft_wrap=True,
     )
