@@ -10,10 +10,8 @@ not personal data, but the portal's staff pages are for staff. The gazetteer is 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -32,7 +30,7 @@ from townhall.domains.addresses.schemas import (
     PropertyPublic,
     StreetPublic,
 )
-from townhall.errors import InvalidCursor, NotFound, ValidationFailed
+from townhall.errors import NotFound, ValidationFailed
 from townhall.platform.auth.sessions import SignedInStaff, require_staff
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
@@ -44,6 +42,7 @@ from townhall.portal.address_map import (
     PropertyMap,
     draw_property_map,
 )
+from townhall.portal.paging import PagedList, PageLinks
 from townhall.portal.views_sign_in import FieldProblem, FormPage
 
 SEARCH_PATH = "/staff/addresses"
@@ -67,10 +66,7 @@ class SearchPage:
     results: list[AddressPublic] = field(default_factory=list)
     heading: str | None = None
     scope_note: str | None = None
-    next_url: str | None = None
-    first_url: str | None = None
-    page_number: int = 1
-    restarted: bool = False
+    links: PageLinks = field(default_factory=PageLinks)
 
 
 def _identifier(text: str) -> int | None:
@@ -207,21 +203,15 @@ class AddressPages:
                 )
         if not (shown.q or shown.postcode) or shown.form.errors:
             return None
-        return {"q": shown.q, "postcode": shown.postcode}
+        # Only the fields filled in: the page links carry them as the form would.
+        filled = {"q": shown.q, "postcode": shown.postcode}
+        return {name: value for name, value in filled.items() if value}
 
     def _run(self, filters: dict[str, str], query: SearchQuery, shown: SearchPage) -> int:
         """Fill ``shown`` with one page of results; the status code of the page."""
         shown.searched = True
-        scope = SEARCH_PATH + "?" + json.dumps(sorted(filters.items()), separators=(",", ":"))
-        after = None
-        if query.cursor:
-            try:
-                after = self.context.cursors.decode(query.cursor, scope=scope)
-                page = query.page
-                shown.page_number = max(2, int(page)) if page.isdigit() and len(page) < 7 else 2
-            except InvalidCursor:
-                # An edited or stale link: start again rather than show a wrong page.
-                shown.restarted = True
+        paged = PagedList(self.context.cursors, SEARCH_PATH, filters)
+        after = paged.position(query.cursor, query.page, shown.links)
         request = PageRequest(RESULTS_PER_PAGE, after)
         try:
             if "usrn" in filters:
@@ -239,11 +229,7 @@ class AddressPages:
                 shown.form.errors.append(FieldProblem(_field_of(error.field), _message(error)))
             return 400
         shown.results = found.items
-        if found.next_position is not None:
-            cursor = self.context.cursors.encode(found.next_position, scope=scope)
-            shown.next_url = _page_url(filters, cursor, shown.page_number + 1)
-        if shown.page_number > 1:
-            shown.first_url = _page_url(filters, None, 1)
+        paged.links(found, shown.links)
         return 200
 
     # --- one property ---
@@ -370,15 +356,6 @@ def _identifier_or_404(text: str, what: str) -> int:
         name = "USRN" if what == "street" else "UPRN"
         raise PageNotFound(what, f"There is no {what} with {name} {text}.")
     return number
-
-
-def _page_url(filters: dict[str, str], cursor: str | None, page_number: int) -> str:
-    """A link to a page of this list; relative, so it works behind any proxy."""
-    query = {key: value for key, value in filters.items() if value}
-    if cursor is not None:
-        query["cursor"] = cursor
-        query["page"] = str(page_number)
-    return f"{SEARCH_PATH}?{urlencode(query)}"
 
 
 def _summary_place(
