@@ -44,7 +44,7 @@ serve: install  ## Serve the database that is already there
 
 test: install  ## Run the whole test suite (TOWNHALL_TEST_DATABASE=postgresql for PostgreSQL)
 	# One hash seed: schemathesis draws from sets, so its examples repeat only with one.
-	PYTHONHASHSEED=0 $(BIN)/pytest -n $(WORKERS) --dist worksteal
+	PYTHONHASHSEED=0 $(BIN)/pytest -n $(WORKERS) --dist worksteal --durations=20
 
 lint: install  ## ruff, formatting and mypy --strict
 	$(BIN)/ruff check src tests bench
