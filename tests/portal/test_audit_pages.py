@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 
+from tests.platform.audit.merged_residents import merge_two_residents
 from tests.platform.audit.trail import OFFICER, add_account, add_use, three_uses
 from tests.sign_in import form_token, install_test_doubles, make_staff, sign_in_staff
 from townhall.platform.audit.models import AuditHold, AuditRecord
@@ -177,6 +178,31 @@ def test_the_report_shows_what_is_held_and_is_recorded_as_an_export(
     [use] = recorded(trail, response)
     assert (use.action, use.data_kind, use.resident_id) == ("exported", "everything-held", "r1")
     assert officer.get("/staff/audit/residents/two%20words").status_code == 404
+
+
+def test_the_report_of_a_merged_resident_covers_every_id_and_their_council_records(
+    officer: TestClient, trail: Database
+) -> None:
+    mary = merge_two_residents(trail)
+    add_account(trail, "res_m", "mary@example.com", mary.earlier)
+    before = add_use(trail, mary.earlier, OFFICER)
+    # The earlier id leads to the report at the id Mary has now, recording nothing on the way.
+    moved = officer.get(f"/staff/audit/residents/{mary.earlier}", follow_redirects=False)
+    assert moved.status_code == 303
+    assert moved.headers["location"] == f"/staff/audit/residents/{mary.survivor}"
+    assert recorded(trail, moved) == []
+    response = officer.get(moved.headers["location"])
+    assert response.status_code == 200
+    text = " ".join(response.text.split())
+    assert f"Everything held about resident {mary.survivor}" in text
+    assert f"the same person as {mary.survivor}" in text
+    assert f"this resident {mary.earlier} was" in text
+    assert "mary@example.com" in text  # the account connected before the merge
+    assert "Your records in the council&#39;s systems" in text
+    assert "Council Tax record CT1" in text  # where the golden record's values came from
+    assert f"{before}, about {mary.earlier}" in text
+    [use] = recorded(trail, response)
+    assert (use.action, use.resident_id) == ("exported", mary.survivor)
 
 
 def hold_form(**changes: str) -> dict[str, str]:

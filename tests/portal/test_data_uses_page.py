@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.platform.audit.merged_residents import merge_two_residents
 from tests.platform.audit.resident_uses import (
     OTHER_RESIDENT,
     PURPOSE,
@@ -217,3 +218,20 @@ def test_staff_names_follow_the_councils_setting(
     expected = "Sam Patel (housing officer) looked" if show else "A housing officer looked"
     assert expected in entry
     assert ("Sam Patel" in entry) is show
+
+
+def test_a_resident_merged_into_another_sees_the_uses_under_both_ids(
+    app: FastAPI, client: TestClient, database: Database
+) -> None:
+    mary = merge_two_residents(database)
+    signed_in = sign_in_linked_resident(app, client, database, "mary@example.com", mary.earlier)
+    parking = register_consumer(database, name="Parking permits").consumer
+    add_use(database, staff(), mary.earlier, service=PEOPLE, data_kind=SOURCE_RECORD)
+    add_use(database, consumer(parking.id), mary.survivor)
+    add_use(database, staff(), OTHER_RESIDENT)
+    response = signed_in.client.get(PAGE)
+    assert response.status_code == 200
+    [newest, older, *_merge] = _entries(response.text)
+    assert "The Parking permits app (a council service) looked at your account details" in newest
+    assert "A housing officer looked at a council system" in older
+    assert record_of(database, response).resident_id == mary.survivor

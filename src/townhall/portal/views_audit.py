@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.templating import Jinja2Templates
 
-from townhall.data_uses import held_data_sources, vocabulary
+from townhall.data_uses import all_ids_of, held_data_sources, vocabulary
 from townhall.errors import Conflict, NotFound, ValidationFailed
 from townhall.platform.audit import holds, subject_access
 from townhall.platform.audit.capture import DataUses, personal_data
@@ -245,13 +245,17 @@ def build_audit_pages(context: AppContext, templates: Jinja2Templates) -> APIRou
     @router.get(REPORT_PATH + "/{resident_id}", name="staff_audit_report")
     def report(
         request: Request, _officer: DataProtectionOfficer, uses: ExportUses, resident_id: str
-    ) -> HTMLResponse:
-        """Everything held about a resident and its uses, to read or print."""
+    ) -> Response:
+        """Everything held about a resident and its uses, to read or print; under every id the
+        resident has had, at the id they have now (an earlier one leads there)."""
         problems: list[FieldProblem] = []
         if _identifier(resident_id, "resident_id", "Resident", problems) is None:
             return pages.render(request, "audit/not_found.html", {"resident_id": resident_id}, 404)
+        ids = all_ids_of(context.database, resident_id)
+        if ids[0] != resident_id:
+            return RedirectResponse(f"{REPORT_PATH}/{ids[0]}", status_code=303)
         export = subject_access.export_held_data(
-            context.database, resident_id, held_data_sources(), now=utc_now()
+            context.database, ids, held_data_sources(), now=utc_now()
         )
         uses.record_now(uses.of(resident_id, action=Action.EXPORTED))
         return pages.render(request, "audit/report.html", {"export": export})

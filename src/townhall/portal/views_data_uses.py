@@ -4,8 +4,9 @@ This module owns ``/account/data-uses``: a summary of the uses of the signed-in 
 by service, each linking to that service's uses (``?service=<key>``), then the uses themselves,
 newest first, a page at a time. Like every resident page it takes whose data it is only from
 the session. What it shows is ``townhall.platform.audit.resident_view``'s, the same as
-``GET /api/v1/me/data-uses``; this module turns it into a page, and records the resident's view
-of it like any other use.
+``GET /api/v1/me/data-uses`` (under every id the resident has had, found the same way:
+``me_api.viewer_of``); this module turns it into a page, and records the resident's view of it
+like any other use.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from townhall.errors import InvalidCursor, ValidationFailed
 from townhall.platform.audit import resident_view
 from townhall.platform.audit.capture import DataUses, personal_data
+from townhall.platform.audit.me_api import viewer_of, whose
 from townhall.platform.audit.resident_view import (
     DataUseEntry,
     ResidentViewer,
@@ -164,14 +166,14 @@ def build_data_uses_pages(context: AppContext, templates: Jinja2Templates) -> AP
         query: Annotated[DataUsesQuery, Depends()],
     ) -> HTMLResponse:
         """Who used the signed-in resident's data, when, and why, by service and newest first."""
-        viewer = ResidentViewer.of(resident.member)
+        # The reads in the threadpool: the wait for the audit commit then holds no thread.
+        viewer = await run_in_threadpool(viewer_of, context.database, resident.member)
         shown, status = DataUsesPage(matched=False), 200
         if viewer is not None:
-            # The reads in the threadpool: the wait for the audit commit then holds no thread.
             shown, status = await run_in_threadpool(pages.show, viewer, query)
         await uses.record(
             uses.of(
-                resident.member.resident_id,
+                whose(viewer, resident.member),
                 subject=account_subject(resident.member),
                 details={"shown": len(shown.entries)},
             )

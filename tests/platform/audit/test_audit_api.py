@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 
+from tests.platform.audit.merged_residents import merge_two_residents
 from tests.platform.audit.trail import OTHER_OFFICER, add_account, three_uses
 from tests.tokens import TokenIssuer, bearer
 from townhall.platform.audit.models import AuditRecord
@@ -275,9 +276,10 @@ def test_the_export_holds_accounts_and_uses_and_is_recorded(
     response = client.get("/api/v1/audit/subject-access/r1", headers=officer)
     assert response.status_code == 200, response.text
     export = response.json()
-    assert export["resident_id"] == "r1"
-    [accounts] = export["sections"]
+    assert (export["resident_id"], export["resident_ids"]) == ("r1", ["r1"])
+    accounts, people = export["sections"]
     assert accounts["service"] == "account"
+    assert (people["service"], people["items"]) == ("people", [])
     assert {f["name"]: f["value"] for f in accounts["items"][0]["fields"]} == {
         "email": "grace@example.com",
         "verified": False,
@@ -290,6 +292,36 @@ def test_the_export_holds_accounts_and_uses_and_is_recorded(
     assert (withheld["hold"]["id"], withheld["records"]) == (hold.json()["id"], 2)
     [use] = recorded(trail, response)
     assert (use.action, use.data_kind, use.resident_id) == ("exported", "everything-held", "r1")
+
+
+def test_the_export_of_a_merged_resident_says_which_ids_it_covers(
+    client: TestClient, trail: Database, officer: dict[str, str]
+) -> None:
+    mary = merge_two_residents(trail)
+    add_account(trail, "res_m", "mary@example.com", mary.earlier)
+    response = client.get(f"/api/v1/audit/subject-access/{mary.earlier}", headers=officer)
+    assert response.status_code == 200, response.text
+    export = response.json()
+    assert export["resident_id"] == mary.survivor
+    assert export["resident_ids"] == [mary.survivor, mary.earlier]
+    accounts, people = export["sections"]
+    assert [item["subject"] for item in accounts["items"]] == ["resident-account:res_m"]
+    assert (people["name"], people["service"], people["title"]) == (
+        "people-records",
+        "people",
+        "Your records in the council's systems",
+    )
+    references = [
+        field["value"]
+        for item in people["items"]
+        for field in item["fields"]
+        if field["name"] == "reference"
+    ]
+    assert references == ["CT1", "P1"]
+    # The merge itself was recorded under both ids: the export lists it under each.
+    assert {use["resident_id"] for use in export["uses"]} == {mary.survivor, mary.earlier}
+    [use] = recorded(trail, response)
+    assert (use.action, use.resident_id) == ("exported", mary.survivor)
 
 
 def test_an_export_names_a_resident_by_a_real_identifier(

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.platform.audit.merged_residents import merge_two_residents
 from tests.platform.audit.resident_uses import (
     OTHER_RESIDENT,
     PURPOSE,
@@ -249,3 +250,24 @@ def test_the_operations_are_in_the_openapi_document(client: TestClient) -> None:
     assert summary["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "DataUseSummaryPublic"
     )
+
+
+def test_an_account_connected_to_a_merged_resident_sees_the_uses_under_every_id(
+    app: FastAPI, client: TestClient, database: Database
+) -> None:
+    mary = merge_two_residents(database)
+    signed_in = sign_in_linked_resident(app, client, database, "mary@example.com", mary.earlier)
+    before = add_use(database, staff("stf_before"), mary.earlier)
+    after = add_use(database, consumer("con_parking"), mary.survivor)
+    theirs = add_use(database, staff(), OTHER_RESIDENT)
+    response = signed_in.client.get(LIST, params={"limit": 100})
+    assert response.status_code == 200
+    listed = [item["id"] for item in response.json()["items"]]
+    [before_id, after_id, theirs_id] = _record_ids(database, before, after, theirs)
+    assert listed[:2] == [after_id, before_id]
+    assert theirs_id not in listed
+    # The look is recorded under the id Mary has now.
+    assert record_of(database, response).resident_id == mary.survivor
+    summary = signed_in.client.get(SUMMARY)
+    assert summary.json()["total_uses"] == len(listed)
+    assert record_of(database, summary).resident_id == mary.survivor

@@ -38,7 +38,7 @@ from townhall.platform.db import Database
 from townhall.platform.http.pagination import PageRequest
 
 ACCOUNT_ID = "res_grace"
-VIEWER = ResidentViewer(ACCOUNT_ID, RESIDENT)
+VIEWER = ResidentViewer(ACCOUNT_ID, (RESIDENT,))
 
 
 def shown(
@@ -80,7 +80,7 @@ def test_a_resident_sees_uses_of_their_data_by_others_newest_first(database: Dat
 def test_another_resident_never_sees_them(database: Database) -> None:
     add_use(database, staff())
     theirs = add_use(database, staff(), OTHER_RESIDENT)
-    other = ResidentViewer("res_omar", OTHER_RESIDENT)
+    other = ResidentViewer("res_omar", (OTHER_RESIDENT,))
     assert positions(database, viewer=other) == [theirs]
     assert [s.service.key for s in resident_view.summarise_data_uses(
         database, other, now=datetime.now(UTC)
@@ -135,7 +135,7 @@ def test_a_hold_hides_only_its_window(database: Database) -> None:
 def test_a_hold_hides_nothing_of_another_resident(database: Database) -> None:
     theirs = add_use(database, staff(), OTHER_RESIDENT)
     add_hold_with_record(database, actor_id="stf_housing")
-    other = ResidentViewer("res_omar", OTHER_RESIDENT)
+    other = ResidentViewer("res_omar", (OTHER_RESIDENT,))
     assert positions(database, viewer=other) == [theirs]
 
 
@@ -292,3 +292,68 @@ def test_a_hold_is_judged_the_same_whatever_the_time_zone_of_now(database: Datab
     now = datetime.now(UTC).astimezone(timezone(timedelta(hours=5)))
     page = resident_view.list_data_uses(database, VIEWER, PageRequest(10), now=now)
     assert page.items == []
+
+
+# An id merged into RESIDENT: the same person, found to be so after some uses were recorded.
+EARLIER = "resident-grace-before"
+MERGED = ResidentViewer(ACCOUNT_ID, (RESIDENT, EARLIER))
+
+
+def test_a_merged_resident_sees_the_uses_under_every_id_they_have_had(
+    database: Database,
+) -> None:
+    before = add_use(database, staff(), EARLIER)
+    after = add_use(database, consumer("con_parking"))
+    add_use(database, staff(), OTHER_RESIDENT)
+    add_use(database, resident(ACCOUNT_ID), EARLIER)
+    assert positions(database, viewer=MERGED) == [after, before]
+    summary = resident_view.summarise_data_uses(database, MERGED, now=datetime.now(UTC))
+    assert sorted((s.service.key, s.uses) for s in summary) == [("account", 2)]
+    # Each id alone is what it always was.
+    assert positions(database) == [after]
+    assert positions(database, viewer=ResidentViewer(ACCOUNT_ID, (EARLIER,))) == [before]
+
+
+def test_a_hold_on_an_earlier_id_still_hides_what_it_names_after_the_merge(
+    database: Database,
+) -> None:
+    by_suspect = add_use(database, staff("stf_suspect"), EARLIER)
+    by_other = add_use(database, staff("stf_other"), EARLIER)
+    later_by_suspect = add_use(database, staff("stf_suspect"))
+    add_hold_with_record(database, resident_id=EARLIER, actor_id="stf_suspect")
+    assert positions(database, viewer=MERGED) == [by_other]
+    assert {by_suspect, later_by_suspect}.isdisjoint(positions(database, viewer=MERGED))
+
+
+def test_a_hold_on_the_current_id_hides_what_it_names_under_earlier_ids(
+    database: Database,
+) -> None:
+    by_suspect = add_use(database, staff("stf_suspect"), EARLIER)
+    by_other = add_use(database, staff("stf_other"), EARLIER)
+    add_hold_with_record(database, actor_id="stf_suspect")
+    assert positions(database, viewer=MERGED) == [by_other]
+    assert by_suspect not in positions(database, viewer=MERGED)
+
+
+def test_a_hold_on_a_merged_resident_hides_nothing_of_another(database: Database) -> None:
+    theirs = add_use(database, staff("stf_suspect"), OTHER_RESIDENT)
+    add_hold_with_record(database, resident_id=EARLIER, actor_id="stf_suspect")
+    other = ResidentViewer("res_omar", (OTHER_RESIDENT,))
+    assert positions(database, viewer=other) == [theirs]
+
+
+def test_pages_of_a_merged_resident_s_uses_go_back_and_forth_across_ids(
+    database: Database,
+) -> None:
+    made = [add_use(database, staff(), (RESIDENT, EARLIER)[n % 2]) for n in range(5)]
+    now = datetime.now(UTC)
+    first = resident_view.list_data_uses(database, MERGED, PageRequest(2), now=now)
+    assert [entry.position for entry in first.items] == made[:2:-1]
+    assert first.next_position is not None
+    second = resident_view.list_data_uses(
+        database, MERGED, PageRequest(2, first.next_position), now=now
+    )
+    assert [entry.position for entry in second.items] == made[2:0:-1]
+    after = first.next_position[0]
+    assert isinstance(after, int)
+    assert resident_view.previous_position(database, MERGED, after, 2, now=now) is None

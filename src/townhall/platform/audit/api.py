@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from townhall.data_uses import held_data_sources, vocabulary
+from townhall.data_uses import all_ids_of, held_data_sources, vocabulary
 from townhall.errors import (
     Conflict,
     FieldError,
@@ -150,14 +150,16 @@ def _add_record_routes(router: APIRouter) -> None:
         *, resident_id: ResidentId, principal: Exporter, uses: ExportUses, database: DatabaseDep
     ) -> SubjectAccessPublic:
         """Everything the council holds about a resident, and every use of it, for a subject
-        access request. Uses an active hold hides are left out and counted, by hold. A resident
-        the council holds nothing about, with no use recorded, is a 404."""
+        access request. A resident merged into another is that one: the export covers the id
+        the resident has now and every id merged into it, and lists them in `resident_ids`.
+        Uses an active hold hides are left out and counted, by hold. A resident the council
+        holds nothing about, with no use recorded, is a 404."""
         export = subject_access.export_held_data(
-            database, resident_id, held_data_sources(), now=utc_now()
+            database, all_ids_of(database, resident_id), held_data_sources(), now=utc_now()
         )
         if export.holds_nothing:
             raise NotFound(f"Nothing is held about resident {resident_id}, and no use is recorded.")
-        uses.record_now(uses.of(resident_id, action=Action.EXPORTED))
+        uses.record_now(uses.of(export.resident_id, action=Action.EXPORTED))
         return SubjectAccessPublic.of(export)
 
 

@@ -4,7 +4,8 @@ This module owns the ``HeldDataSource`` protocol and the platform's own source, 
 accounts that sign in as the resident. A subject access export (``subject_access``) asks every
 registered source (``townhall.data_uses.held_data_sources``) for its section; a domain that comes
 to hold data about residents adds one source there, and the export and its report show it with
-nothing else changed.
+nothing else changed. A source is asked about every id the resident has had (a merged resident's
+earlier ids too, ``townhall.data_uses.all_ids_of``), the id they have now first.
 
 A source gives values as people read them and never gives a secret: no password or code hashes,
 no tokens, no identifiers at a sign-in provider.
@@ -12,6 +13,7 @@ no tokens, no identifiers at a sign-in provider.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,8 +70,9 @@ class HeldDataSource(Protocol):
     def service(self) -> Service:
         """The part of the council that holds it."""
 
-    def collect(self, session: Session, resident_id: str) -> HeldSection:
-        """Everything this source holds about ``resident_id``, read in ``session``."""
+    def collect(self, session: Session, resident_ids: Sequence[str]) -> HeldSection:
+        """Everything this source holds about the resident known by ``resident_ids`` (the id
+        they have now first, then ids merged into it), read in ``session``."""
         ...
 
 
@@ -80,11 +83,11 @@ class ResidentAccounts:
     title = "Accounts you sign in with"
     service = ACCOUNT
 
-    def collect(self, session: Session, resident_id: str) -> HeldSection:
-        """The accounts whose ``resident_id`` is the resident's, oldest first."""
+    def collect(self, session: Session, resident_ids: Sequence[str]) -> HeldSection:
+        """The accounts connected to any of the resident's ids, oldest first."""
         accounts = session.scalars(
             select(ResidentAccount)
-            .where(ResidentAccount.resident_id == resident_id)
+            .where(ResidentAccount.resident_id.in_(resident_ids))
             .order_by(ResidentAccount.created_at, ResidentAccount.id)
         )
         items = [

@@ -13,6 +13,7 @@ member of staff, within its window when it has one, and the record of making the
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -183,9 +184,9 @@ def list_holds(
         )
 
 
-def holds_on(session: Session, resident_id: str) -> list[HoldRecord]:
-    """Every hold ever made on one resident, oldest first."""
-    statement = select(AuditHold).where(AuditHold.resident_id == resident_id)
+def holds_on(session: Session, resident_ids: Sequence[str]) -> list[HoldRecord]:
+    """Every hold ever made on any of one resident's ids, oldest first."""
+    statement = select(AuditHold).where(AuditHold.resident_id.in_(resident_ids))
     return [
         _record(hold) for hold in session.scalars(statement.order_by(AuditHold.record_position))
     ]

@@ -4,17 +4,21 @@ This module owns the routes under ``/api/v1/me``. They answer the resident signe
 portal, by the session cookie the portal set, and take whose data it is only from that session,
 never from the URL. Someone not signed in gets a 401 problem, not the portal's redirect to a
 sign-in page: an API answers in JSON. What the resident is shown is ``resident_view``'s, the
-same as the page "How your data is used"; reading it is itself recorded, like any use.
+same as the page "How your data is used", under every id the resident has had
+(``townhall.data_uses.all_ids_of``: an account connected to a resident later merged into another
+sees the survivor's uses and its own); reading it is itself recorded, like any use, under the id
+the resident has now.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from townhall.data_uses import vocabulary
+from townhall.data_uses import all_ids_of, vocabulary
 from townhall.errors import DataUseNotRecorded, InvalidCursor, Unauthenticated
 from townhall.platform.audit import resident_view
 from townhall.platform.audit.capture import DataUses, personal_data
@@ -27,12 +31,14 @@ from townhall.platform.audit.resident_view import ResidentViewer, account_subjec
 from townhall.platform.audit.vocabulary import ACCOUNT, DATA_USES
 from townhall.platform.auth.cookies import SESSION_COOKIE
 from townhall.platform.auth.dependencies import REALM, Access, mark_access
+from townhall.platform.auth.residents import ResidentMember
 from townhall.platform.auth.sessions import (
     RESIDENT_SIGN_IN_PATH,
     ResidentRequirement,
     SignedInResident,
     SignInRequired,
 )
+from townhall.platform.db import Database
 from townhall.platform.http.dependencies import DatabaseDep, SettingsDep
 from townhall.platform.http.pagination import Page, PageOut, PageParamsDep, page_response
 from townhall.platform.http.problems import error_responses
@@ -61,6 +67,17 @@ def signed_in_resident(request: Request) -> SignedInResident:
 
 
 mark_access(signed_in_resident, Access(kind="resident", errors=(Unauthenticated,)))
+
+
+def viewer_of(database: Database, member: ResidentMember) -> ResidentViewer | None:
+    """The view of ``member``, under every id of its resident; None until it is matched."""
+    return ResidentViewer.of(member, partial(all_ids_of, database))
+
+
+def whose(viewer: ResidentViewer | None, member: ResidentMember) -> str | None:
+    """The resident id to record a look under: the one the resident has now, once matched."""
+    return viewer.resident_id if viewer is not None else member.resident_id
+
 
 Resident = Annotated[SignedInResident, Depends(signed_in_resident)]
 DataUsesViewed = Annotated[DataUses, personal_data(ACCOUNT, DATA_USES)]
@@ -97,7 +114,7 @@ def build_me_router() -> APIRouter:
         which service, what they did, and why. Your own uses are not listed. Needs your
         signed-in portal session; reading the list is itself recorded."""
         chosen = resident_view.known_service(service) if service is not None else None
-        viewer = ResidentViewer.of(resident.member)
+        viewer = await run_in_threadpool(viewer_of, database, resident.member)
         page: Page[resident_view.DataUseEntry] = Page([], None)
         if viewer is not None:
             page = await run_in_threadpool(
@@ -111,7 +128,7 @@ def build_me_router() -> APIRouter:
             )
         await uses.record(
             uses.of(
-                resident.member.resident_id,
+                whose(viewer, resident.member),
                 subject=account_subject(resident.member),
                 details={"shown": len(page.items)},
             )
@@ -125,14 +142,14 @@ def build_me_router() -> APIRouter:
     ) -> DataUseSummaryPublic:
         """Count the uses of your personal data by others, by service, with the most recent
         of each. Needs your signed-in portal session; reading it is itself recorded."""
-        viewer = ResidentViewer.of(resident.member)
+        viewer = await run_in_threadpool(viewer_of, database, resident.member)
         summary: list[resident_view.ServiceUses] = []
         if viewer is not None:
             summary = await run_in_threadpool(
                 resident_view.summarise_data_uses, database, viewer, now=resident_view.utc_now()
             )
         await uses.record(
-            uses.of(resident.member.resident_id, subject=account_subject(resident.member))
+            uses.of(whose(viewer, resident.member), subject=account_subject(resident.member))
         )
         return DataUseSummaryPublic(
             matched_to_council_records=viewer is not None,

@@ -3,9 +3,10 @@
 This module owns the resident's view, which the page "How your data is used" and
 ``GET /api/v1/me/data-uses`` both show, so the two can never say different things:
 
-* which records a resident sees (``visible_to``): those about their resident id, but not their
-  own uses of it, and not those an active hold hides (``hidden_by_hold``, the one statement of
-  that rule in SQL);
+* which records a resident sees (``visible_to``): those about any of their resident ids (the id
+  they have now and every id merged into it: ``townhall.data_uses.all_ids_of``, which the
+  caller passes in), but not their own uses of it, and not those an active hold hides
+  (``hidden_by_hold``, the one statement of that rule in SQL);
 * the list, newest first, a page at a time (keyset on the chain's position), optionally of one
   service, and the summary of uses by service;
 * the words: "A housing officer looked at your account details", who by role (or by name when
@@ -17,7 +18,7 @@ routes record the resident's own view through ``capture``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,15 +61,32 @@ _THE_ROLES = {StaffRole.DATA_PROTECTION_OFFICER.value: "The council's data prote
 
 @dataclass(frozen=True)
 class ResidentViewer:
-    """Whose view it is: the signed-in account, and the resident it is matched to."""
+    """Whose view it is: the signed-in account, and every id of the resident it is matched to.
+
+    The first id is the one the resident has now; the others were merged into it, and uses
+    recorded under them are the resident's too.
+    """
 
     account_id: str
-    resident_id: str
+    resident_ids: tuple[str, ...]
+
+    @property
+    def resident_id(self) -> str:
+        """The id the resident has now."""
+        return self.resident_ids[0]
 
     @classmethod
-    def of(cls, account: ResidentMember) -> ResidentViewer | None:
-        """The view of ``account``; None until it is matched to the council's records."""
-        return cls(account.id, account.resident_id) if account.resident_id else None
+    def of(
+        cls, account: ResidentMember, ids_of: Callable[[str], Sequence[str]]
+    ) -> ResidentViewer | None:
+        """The view of ``account``; None until it is matched to the council's records.
+
+        ``ids_of`` gives every id of the resident an id names, the id they have now first
+        (``townhall.data_uses.all_ids_of`` with its database).
+        """
+        if not account.resident_id:
+            return None
+        return cls(account.id, tuple(ids_of(account.resident_id)) or (account.resident_id,))
 
 
 def account_subject(account: ResidentMember) -> str:
@@ -103,24 +121,33 @@ class ServiceUses:
     most_recent: datetime
 
 
-def hidden_by_hold(now: datetime) -> ColumnElement[bool]:
+def hidden_by_hold(now: datetime, resident_ids: Sequence[str] | None = None) -> ColumnElement[bool]:
     """True for an audit record that a hold active at ``now`` hides from its resident.
 
     A hold is active until ``hidden_until`` unless lifted. It hides the records about its
     resident by its consumer and/or member of staff (any, where it names none), within its
     window (``accessed_from`` inclusive, ``accessed_to`` exclusive) where it has one, and the
     record of making the hold. Use as ``.where(~hidden_by_hold(now))``.
+
+    Given ``resident_ids``, every id of one person (a merged resident's too), a hold on any of
+    them hides those records about any of them: it was made about the person, whichever id
+    they had. Without, a hold hides records about the id it names.
     """
     hold = AuditHold
     # In UTC, as every time is stored: SQLite compares the stored text, offset dropped.
     now = now.astimezone(UTC)
+    same_resident = (
+        hold.resident_id == AuditRecord.resident_id
+        if resident_ids is None
+        else and_(hold.resident_id.in_(resident_ids), AuditRecord.resident_id.in_(resident_ids))
+    )
     return exists().where(
         hold.lifted_at.is_(None),
         hold.hidden_until > now,
         or_(
             hold.record_position == AuditRecord.position,
             and_(
-                hold.resident_id == AuditRecord.resident_id,
+                same_resident,
                 or_(hold.consumer_id.is_(None), hold.consumer_id == AuditRecord.consumer_id),
                 or_(hold.actor_id.is_(None), hold.actor_id == AuditRecord.actor_id),
                 or_(hold.accessed_from.is_(None), AuditRecord.occurred_at >= hold.accessed_from),
@@ -133,12 +160,12 @@ def hidden_by_hold(now: datetime) -> ColumnElement[bool]:
 def visible_to(viewer: ResidentViewer, now: datetime) -> ColumnElement[bool]:
     """The records ``viewer`` is shown at ``now``: about them, by others, not held back."""
     return and_(
-        AuditRecord.resident_id == viewer.resident_id,
+        AuditRecord.resident_id.in_(viewer.resident_ids),
         or_(
             AuditRecord.actor_kind != ActorKind.RESIDENT.value,
             AuditRecord.actor_id.is_distinct_from(viewer.account_id),
         ),
-        ~hidden_by_hold(now),
+        ~hidden_by_hold(now, viewer.resident_ids),
     )
 
 

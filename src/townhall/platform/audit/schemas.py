@@ -207,7 +207,12 @@ class SubjectAccessPublic(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    resident_id: str
+    resident_id: str = Field(description="The id the resident has now.")
+    resident_ids: list[str] = Field(
+        description="Every id the export covers: the id the resident has now, then each id "
+        "merged into it, whose data and uses are theirs too.",
+        examples=[["R7K3MQ9XA2", "RB2M8Q4ZD1"]],
+    )
     generated_at: datetime
     sections: list[HeldSectionPublic]
     uses: list[AuditRecordPublic] = Field(description="Uses of the resident's data, newest first.")
@@ -222,6 +227,7 @@ class SubjectAccessPublic(BaseModel):
         now = export.generated_at
         return cls(
             resident_id=export.resident_id,
+            resident_ids=list(export.resident_ids),
             generated_at=now,
             sections=[HeldSectionPublic.of(section) for section in export.sections],
             uses=[AuditRecordPublic.of(record) for record in export.uses],

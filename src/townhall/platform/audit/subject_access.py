@@ -6,6 +6,11 @@ the resident, newest first. Records an active hold hides from the resident are l
 an investigation may be exempt from disclosure; the export says how many were withheld and by
 which hold, for the officer (the resident's copy is theirs to decide).
 
+A resident may have had several ids (two residents merged are one person): the caller passes
+every one (``townhall.data_uses.all_ids_of``), the id they have now first, and the export
+covers the data and uses under each, and says which ids it covers. A hold on any of the ids
+withholds the uses it names under every one of them, as the resident's own view hides them.
+
 It only reads. Making the export is itself a use (``exported``, everything held), which the
 caller records before answering.
 """
@@ -39,13 +44,24 @@ class Withheld:
 class SubjectAccessExport:
     """Everything held about one resident, at ``generated_at``."""
 
-    resident_id: str
+    # Every id the export covers: the id the resident has now, then those merged into it.
+    resident_ids: tuple[str, ...]
     generated_at: datetime
     sections: list[HeldSection]
     uses: list[FoundRecord]
     # Records left out because a hold hides them (a record two holds hide counts once here).
     withheld_total: int
     withheld: list[Withheld]
+
+    @property
+    def resident_id(self) -> str:
+        """The id the resident has now."""
+        return self.resident_ids[0]
+
+    @property
+    def earlier_ids(self) -> tuple[str, ...]:
+        """The ids merged into the resident's, whose data and uses the export covers too."""
+        return self.resident_ids[1:]
 
     @property
     def holds_nothing(self) -> bool:
@@ -56,16 +72,20 @@ class SubjectAccessExport:
 
 def export_held_data(
     database: Database,
-    resident_id: str,
+    resident_ids: Sequence[str],
     sources: Sequence[HeldDataSource],
     *,
     now: datetime,
 ) -> SubjectAccessExport:
-    """The export of ``resident_id``'s data from ``sources`` and the audit trail, at ``now``."""
-    hidden = hidden_by_hold(now)
-    about = AuditRecord.resident_id == resident_id
+    """The export of the data of the resident known by ``resident_ids`` (the id they have now
+    first) from ``sources`` and the audit trail, at ``now``."""
+    ids = tuple(dict.fromkeys(resident_ids))
+    if not ids:
+        raise ValueError("An export is about at least one resident id.")
+    hidden = hidden_by_hold(now, ids)
+    about = AuditRecord.resident_id.in_(ids)
     with database.read() as session:
-        sections = [source.collect(session, resident_id) for source in sources]
+        sections = [source.collect(session, ids) for source in sources]
         shown = session.scalars(
             select(AuditRecord).where(about, ~hidden).order_by(AuditRecord.position.desc())
         )
@@ -73,11 +93,11 @@ def export_held_data(
         withheld_total = _count(session, about, hidden)
         withheld = [
             Withheld(hold, _count(session, about, _by_one(hidden, hold.id)))
-            for hold in holds_on(session, resident_id)
+            for hold in holds_on(session, ids)
             if hold.active(now)
         ]
     return SubjectAccessExport(
-        resident_id=resident_id,
+        resident_ids=ids,
         generated_at=now,
         sections=sections,
         uses=uses,
