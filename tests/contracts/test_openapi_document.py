@@ -56,7 +56,9 @@ def undeclared_errors(document: dict[str, Any]) -> list[str]:
         if "{" in path and "404" not in responses:
             found.append(f"{method.upper()} {path}: has a path id but declares no 404")
         headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
-        if "If-Match" in headers and not {"412", "428"} <= set(responses):
+        # Any If-Match can be stale (412); PATCH, PUT and DELETE also require it (428).
+        precondition = {"412", "428"} if method in {"patch", "put", "delete"} else {"412"}
+        if "If-Match" in headers and not precondition <= set(responses):
             found.append(f"{method.upper()} {path}: takes If-Match but lacks 412 or 428")
         if operation.get("security") and not {"401", "403", "429"} <= set(responses):
             found.append(f"{method.upper()} {path}: needs a token but lacks 401, 403 or 429")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -191,3 +193,75 @@ def test_survivorship_rules_are_read_and_changed(
     assert resident["golden"]["first_name"]["value"] == "Maria"
     bad = {"rules": [{"field": "first_name", "rule": "loudest"}]}
     assert client.put(path, json=bad, headers=writer(issue_token)).status_code == 422
+
+
+def test_merge_and_unlink_refuse_a_stale_if_match_and_take_the_current_one(
+    client: TestClient, issue_token: TokenIssuer, world: dict[str, object]
+) -> None:
+    ct, housing, parking = world["records"]  # type: ignore[misc]
+    placed: dict[int, str] = world["placed"]  # type: ignore[assignment]
+    headers = writer(issue_token)
+    resident = f"{API}/residents/{placed[ct]}"
+    read = client.get(resident, headers=headers).headers["ETag"]
+    other = client.get(f"{API}/residents/{placed[parking]}", headers=headers).headers["ETag"]
+    merge = {"other_resident_id": placed[parking], "reason": "Same person"}
+
+    for stale in (other, read.replace('"', '"x', 1)):
+        refused = client.post(
+            f"{resident}/merge", json=merge, headers={**headers, "If-Match": stale}
+        )
+        assert refused.status_code == 412, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.headers["ETag"] == read
+    malformed = client.post(f"{resident}/merge", json=merge, headers={**headers, "If-Match": "x"})
+    assert malformed.status_code == 422
+    assert malformed.headers["content-type"] == "application/problem+json"
+    assert client.get(f"{API}/residents/{placed[parking]}", headers=headers).status_code == 200
+
+    merged = client.post(f"{resident}/merge", json=merge, headers={**headers, "If-Match": read})
+
+    assert merged.status_code == 201, merged.text
+    unlink = {"source_record_id": housing, "reason": "Different person"}
+    stale = client.post(f"{resident}/unlink", json=unlink, headers={**headers, "If-Match": read})
+    assert stale.status_code == 412
+    current = client.get(resident, headers=headers).headers["ETag"]
+    unlinked = client.post(
+        f"{resident}/unlink", json=unlink, headers={**headers, "If-Match": current}
+    )
+    assert unlinked.status_code == 201, unlinked.text
+    assert client.get(resident, headers=headers).headers["ETag"] != current
+
+
+def test_a_merge_that_leaves_the_golden_record_alone_still_changes_the_etag(
+    client: TestClient, database: Database, issue_token: TokenIssuer, world: dict[str, object]
+) -> None:
+    ct, housing, parking = world["records"]  # type: ignore[misc]
+    placed: dict[int, str] = world["placed"]  # type: ignore[assignment]
+    # An old parking record with nothing of its own: no field of it wins the golden record.
+    (bare,) = add_records(
+        database,
+        a_record(
+            "parking",
+            "P2",
+            address_text=None,
+            postcode=None,
+            uprn=None,
+            source_updated_at=datetime(2001, 1, 1, tzinfo=UTC),
+        ),
+    )
+    rerun(database, [pair(ct, housing, 0.999), pair(ct, parking, 0.9)])
+    headers = writer(issue_token)
+    resident = f"{API}/residents/{placed[ct]}"
+    before = client.get(resident, headers=headers)
+
+    merged = client.post(
+        f"{resident}/merge",
+        json={"other_resident_id": placement(database)[bare], "reason": "Same person"},
+        headers={**headers, "If-Match": before.headers["ETag"]},
+    )
+
+    assert merged.status_code == 201, merged.text
+    after = client.get(resident, headers={**headers, "If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert after.json()["golden"] == before.json()["golden"]
+    assert len(after.json()["source_records"]) == len(before.json()["source_records"]) + 1

@@ -172,3 +172,26 @@ def test_a_connected_resident_merged_into_another_sees_the_survivor(
 
     assert record["resident_id"] == people.kemi
     assert ("housing", "HS1001") in {(r["system"], r["reference"]) for r in record["records"]}
+
+
+def test_me_has_an_etag_that_changes_when_the_account_is_connected(
+    resident: TestClient, database: Database
+) -> None:
+    first = resident.get("/api/v1/me")
+    etag = first.headers["ETag"]
+
+    unchanged = resident.get("/api/v1/me", headers={"If-None-Match": etag})
+
+    assert unchanged.status_code == 304
+    assert unchanged.headers["ETag"] == etag
+    assert unchanged.content == b""
+    # A 304 still answers what the resident holds: it is recorded as a look like any other.
+    assert len(uses_of(database, unchanged)) == 1
+    assert resident.post(CONNECT, json=GRACE).status_code == 201
+    connected = resident.get("/api/v1/me", headers={"If-None-Match": etag})
+    assert connected.status_code == 200
+    assert connected.headers["ETag"] != etag
+    assert connected.json()["council_record"] is not None
+    malformed = resident.get("/api/v1/me", headers={"If-None-Match": "not-quoted"})
+    assert malformed.status_code == 400
+    assert malformed.headers["content-type"] == "application/problem+json"

@@ -5,12 +5,13 @@ This module owns ``GET /api/v1/me`` and ``POST /api/v1/me/resident-connection``.
 its session cookie, and take whose records they are only from that session. Until the account is
 connected to the council's records of the resident (``connection``) ``/me`` shows the account
 alone; after, it shows the joined-up record too, and reading it is recorded as the resident's
-own look (which "How your data is used" does not list among others' uses).
+own look (which "How your data is used" does not list among others' uses). ``/me`` has an ETag
+of its representation, so a client can ask again with ``If-None-Match`` and get a 304.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +22,7 @@ from townhall.domains.people.data_uses import LINKS, PEOPLE, RESIDENT
 from townhall.domains.people.me_schemas import ConnectionRequest, MePublic, MyRecordPublic
 from townhall.errors import (
     DataUseNotRecorded,
+    InvalidHeader,
     NotFound,
     TooManyRequests,
     UnprocessableContent,
@@ -32,6 +34,7 @@ from townhall.platform.audit.resident_view import account_subject
 from townhall.platform.audit.vocabulary import Action
 from townhall.platform.auth.residents import ResidentMember
 from townhall.platform.db import Database
+from townhall.platform.http.concurrency import answer_not_modified, etag_of, with_etag
 from townhall.platform.http.dependencies import DatabaseDep, app_context
 from townhall.platform.http.problems import error_responses
 from townhall.platform.http.routing import api_router
@@ -58,14 +61,27 @@ def build_people_me_router() -> APIRouter:
     """The ``/api/v1/me`` operations about the resident's council records."""
     router = api_router("/me", tag="me")
 
-    @router.get("", responses=error_responses(DataUseNotRecorded))
+    @router.get(
+        "",
+        response_model=MePublic,
+        responses={
+            304: {"description": "Unchanged since the ETag sent in If-None-Match."},
+            **error_responses(InvalidHeader, DataUseNotRecorded),
+        },
+    )
     async def read_me(
-        *, resident: Resident, uses: OwnRecordViewed, database: DatabaseDep
-    ) -> MePublic:
+        *,
+        resident: Resident,
+        uses: OwnRecordViewed,
+        database: DatabaseDep,
+        request: Request,
+        response: Response,
+    ) -> Any:
         """Your account and, once it is connected, the council's records of you: each detail
         with the system it came from, your contact details and addresses with the systems that
-        hold them, and every council record joined to you. Needs your signed-in portal session;
-        reading it is recorded as your own look."""
+        hold them, and every council record joined to you, with an ETag (send it in
+        If-None-Match to get a 304 while nothing has changed). Needs your signed-in portal
+        session; reading it is recorded as your own look."""
         member = resident.member
         record = await run_in_threadpool(council_record, database, member)
         await uses.record(
@@ -74,7 +90,12 @@ def build_people_me_router() -> APIRouter:
                 subject=account_subject(member),
             )
         )
-        return MePublic.of_account(member, record)
+        public = MePublic.of_account(member, record)
+        etag = etag_of(public)
+        if answer_not_modified(request, etag):
+            return Response(status_code=304, headers={"ETag": etag})
+        with_etag(response, etag)
+        return public
 
     @router.post(
         "/resident-connection",

@@ -45,6 +45,7 @@ from townhall.platform.audit.vocabulary import Action
 from townhall.platform.db import Database, aware
 from townhall.platform.events.outbox import NewEvent, emit_many
 from townhall.platform.http.blank import trimmed
+from townhall.platform.http.concurrency import Precondition
 from townhall.platform.http.pagination import Page, PageRequest, keyset_page
 
 # Why Townhall itself changes links (the model, a re-run), as the audit trail records it.
@@ -228,7 +229,12 @@ def apply(
     _write_kept_apart(session, kept_added, kept_removed, decision.id, now)
     _write_review_items(session, review_changes, decision.id, actor, now)
 
-    golden.refresh(session, [rows[resident_id] for resident_id in sorted(touched)], now)
+    refreshed = golden.refresh(session, [rows[resident_id] for resident_id in sorted(touched)], now)
+    # A resident whose records changed is a new representation even when its golden record is
+    # not: a new version, so its ETag changes and a stale If-Match is refused.
+    for resident_id in sorted(touched - set(refreshed)):
+        rows[resident_id].version = (rows[resident_id].version or 0) + 1
+        rows[resident_id].updated_at = now
     decision.changes = {
         "links": link_changes,
         "residents": resident_changes,
@@ -527,14 +533,27 @@ def _events(
 # --- staff actions -------------------------------------------------------------------------------
 
 
-def active_resident(session: Session, resident_id: str) -> Resident:
-    """The resident, when it is active; NotFound or Conflict (merged, empty) otherwise."""
-    row = session.get(Resident, resident_id)
+def resident_etag(resident_id: str, version: int) -> str:
+    """A resident's ETag: its id and its version, which every change to it bumps."""
+    return f'"{resident_id}-{version}"'
+
+
+def active_resident(
+    session: Session, resident_id: str, precondition: Precondition | None = None
+) -> Resident:
+    """The resident, when it is active; NotFound or Conflict (merged, empty) otherwise.
+
+    With ``precondition`` (the caller's If-Match) the row is locked for the unit of work and a
+    version the caller did not name is a PreconditionFailed.
+    """
+    row = session.get(Resident, resident_id, with_for_update=precondition is not None)
     if row is None:
         raise NotFound(f"There is no resident {resident_id}.")
     if row.status != "active":
         survivor = f" (merged into {row.merged_into})" if row.merged_into else ""
         raise Conflict(f"The resident {resident_id} is {row.status}{survivor}.")
+    if precondition is not None:
+        precondition.check(resident_etag(row.id, row.version))
     return row
 
 
@@ -554,17 +573,24 @@ def required_reason(reason: str) -> str:
 
 
 def merge(
-    database: Database, resident_id: str, other_resident_id: str, *, actor: Actor, reason: str
+    database: Database,
+    resident_id: str,
+    other_resident_id: str,
+    *,
+    actor: Actor,
+    reason: str,
+    precondition: Precondition | None = None,
 ) -> Decision:
     """Move every record of ``other_resident_id`` into ``resident_id`` (how = staff).
 
     The other resident becomes ``merged`` into this one. A decision, undoable. NotFound for an
     unknown id; Conflict when either is not active, they are the same, or a pair of their
-    records is kept apart.
+    records is kept apart; PreconditionFailed when ``precondition`` (If-Match) does not name
+    ``resident_id``'s current ETag.
     """
     reason = required_reason(reason)
     with database.write() as session:
-        active_resident(session, resident_id)
+        active_resident(session, resident_id, precondition)
         active_resident(session, other_resident_id)
         if resident_id == other_resident_id:
             raise Conflict(f"A resident cannot be merged with itself ({resident_id}).")
@@ -590,12 +616,15 @@ def unlink(
     actor: Actor,
     reason: str,
     into: str | None = None,
+    precondition: Precondition | None = None,
 ) -> Decision:
     """Take a record out of its resident: into a new resident of its own, or ``into`` another.
 
     The record is kept apart from every record of the resident it left, so no run re-links it.
     A decision, undoable. NotFound for an unknown record or resident; Conflict when the record
-    is its resident's only record and ``into`` is None, or ``into`` is not active.
+    is its resident's only record and ``into`` is None, or ``into`` is not active;
+    PreconditionFailed when ``precondition`` (If-Match) does not name the current ETag of the
+    resident the record leaves (an ETag names its resident, so one read of another never does).
     """
     reason = required_reason(reason)
     with database.write() as session:
@@ -603,6 +632,8 @@ def unlink(
         if link is None:
             raise NotFound(f"The source record {source_record_id} is not linked to a resident.")
         left = link.resident_id
+        if precondition is not None:
+            active_resident(session, left, precondition)
         others = [r for r in records_of(session, [left]).get(left, []) if r != source_record_id]
         if into is None:
             if not others:

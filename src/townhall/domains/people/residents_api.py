@@ -4,7 +4,10 @@ the review queue, and the survivorship rules.
 This module adds these routes to the ``/api/v1/people`` router (``api.build_people_router``).
 Reads need ``people:read`` and record one use per resident shown before answering; writes need
 ``people:write`` and record their uses (with the resident ids they touched) in the unit of work
-of the change, through ``residents.apply``.
+of the change, through ``residents.apply``. A resident has an ETag; merge and unlink change the
+resident named in the path and take its ETag in ``If-Match`` (412 when it is stale). It is
+optional, as on every POST (API-STANDARDS.md requires it of PATCH, PUT and DELETE): a POST is a
+create, of a decision here, and a retry is kept from repeating by its ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -37,13 +40,18 @@ from townhall.errors import (
     InvalidCursor,
     InvalidHeader,
     NotFound,
+    PreconditionFailed,
     ValidationFailed,
 )
 from townhall.platform.audit.capture import DataUses, personal_data
 from townhall.platform.audit.vocabulary import Action
 from townhall.platform.auth.dependencies import require
 from townhall.platform.auth.principal import Principal
-from townhall.platform.http.concurrency import answer_not_modified, with_etag
+from townhall.platform.http.concurrency import (
+    OptionalIfMatchDep,
+    answer_not_modified,
+    with_etag,
+)
 from townhall.platform.http.dependencies import DatabaseDep
 from townhall.platform.http.pagination import PageOut, PageParamsDep, page_response
 from townhall.platform.http.problems import error_responses
@@ -57,6 +65,8 @@ ResidentId = Annotated[str, Path(min_length=2, max_length=16, examples=["R7K3MQ9
 DecisionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 _WRITE_ERRORS = (NotFound, Conflict, ValidationFailed)
+# Merge and unlink change the resident in the path, so they also answer for its ETag.
+_RESIDENT_WRITE_ERRORS = (*_WRITE_ERRORS, InvalidHeader, PreconditionFailed)
 
 
 def subject_of(resident_id: str) -> str:
@@ -113,7 +123,9 @@ def _add_resident_reads(router: APIRouter) -> None:
 
     @router.get(
         "/residents/{resident_id}",
+        response_model=ResidentPublic,
         responses={
+            304: {"description": "Unchanged since the ETag sent in If-None-Match."},
             308: {"description": "The resident was merged: Location names the survivor."},
             **error_responses(NotFound, InvalidHeader, DataUseNotRecorded),
         },
@@ -137,7 +149,7 @@ def _add_resident_reads(router: APIRouter) -> None:
             return RedirectResponse(location, status_code=308)
         await uses.record(uses.of(view.id, subject=subject_of(view.id)))
         public = ResidentPublic.of(view)
-        etag = f'"{view.id}-{view.version}"'
+        etag = residents.resident_etag(view.id, view.version)
         if answer_not_modified(request, etag):
             return Response(status_code=304, headers={"ETag": etag})
         with_etag(response, etag)
@@ -167,12 +179,13 @@ def _add_resident_writes(router: APIRouter) -> None:
     @router.post(
         "/residents/{resident_id}/merge",
         status_code=201,
-        responses=error_responses(*_WRITE_ERRORS),
+        responses=error_responses(*_RESIDENT_WRITE_ERRORS),
     )
     def merge_residents(
         *,
         resident_id: ResidentId,
         body: MergeRequest,
+        precondition: OptionalIfMatchDep,
         principal: Writer,
         database: DatabaseDep,
         uses: LinkUses,
@@ -180,21 +193,28 @@ def _add_resident_writes(router: APIRouter) -> None:
         response: Response,
     ) -> DecisionPublic:
         """Merge another resident into this one: its records move here, its id leads here. The
-        answer is the decision (undo it with POST /decisions/{id}/undo)."""
+        answer is the decision (undo it with POST /decisions/{id}/undo). Send this resident's
+        ETag in `If-Match` to merge only into the resident you read (412 if it has changed)."""
         decision = residents.merge(
-            database, resident_id, body.other_resident_id, actor=uses.actor, reason=body.reason
+            database,
+            resident_id,
+            body.other_resident_id,
+            actor=uses.actor,
+            reason=body.reason,
+            precondition=precondition,
         )
         return _decision_answer(decision, request, response)
 
     @router.post(
         "/residents/{resident_id}/unlink",
         status_code=201,
-        responses=error_responses(*_WRITE_ERRORS),
+        responses=error_responses(*_RESIDENT_WRITE_ERRORS),
     )
     def unlink_record(
         *,
         resident_id: ResidentId,
         body: UnlinkRequest,
+        precondition: OptionalIfMatchDep,
         principal: Writer,
         database: DatabaseDep,
         uses: LinkUses,
@@ -202,7 +222,9 @@ def _add_resident_writes(router: APIRouter) -> None:
         response: Response,
     ) -> DecisionPublic:
         """Take a source record out of this resident, into a new resident of its own (or the
-        one named). It is kept apart from this resident's records by every later run."""
+        one named). It is kept apart from this resident's records by every later run. Send
+        this resident's ETag in `If-Match` to unlink only from the resident you read (412 if
+        it has changed)."""
         if residents.resident_of_record(database, body.source_record_id) != resident_id:
             raise NotFound(
                 f"The source record {body.source_record_id} is not linked to {resident_id}."
@@ -213,6 +235,7 @@ def _add_resident_writes(router: APIRouter) -> None:
             actor=uses.actor,
             reason=body.reason,
             into=body.into_resident_id,
+            precondition=precondition,
         )
         return _decision_answer(decision, request, response)
 

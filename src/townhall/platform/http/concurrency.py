@@ -4,7 +4,10 @@ This module owns the rules of RFC 9110 section 13 as Townhall applies them. A mu
 resource's representation carries a strong ETag (``etag_of``). PATCH, PUT and DELETE need
 ``If-Match`` (428 without it); the service compares it with the resource's current ETag inside
 its write unit of work (``Precondition.check``), so a change made since the caller read the
-resource is a 412, never a silent overwrite. GETs honour ``If-None-Match`` with a 304.
+resource is a 412, never a silent overwrite. A POST action that changes one versioned resource
+(a merge into a resident) takes ``If-Match`` when sent (``optional_if_match``): POST is a create
+with its ``Idempotency-Key``, so the standard does not make it a 428. GETs honour
+``If-None-Match`` with a 304.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
@@ -58,29 +61,55 @@ class Precondition:
             )
 
 
+def _if_match_header(description: str) -> Any:
+    """The ``If-Match`` header as an operation documents it: one or more entity tags, or ``*``."""
+    return Header(
+        alias="If-Match", description=description, max_length=1024, pattern=ENTITY_TAG_LIST
+    )
+
+
+def _precondition(if_match: str | None) -> Precondition | None:
+    if if_match is None or not if_match.strip():
+        return None
+    return Precondition(tags=tuple(_parse_entity_tags(if_match)))
+
+
 async def require_if_match(
     if_match: Annotated[
         str | None,
-        Header(
-            alias="If-Match",
-            description="The ETag of the resource as you last read it (or `*`).",
-            max_length=1024,
-            pattern=ENTITY_TAG_LIST,
-        ),
+        _if_match_header("The ETag of the resource as you last read it (or `*`)."),
     ] = None,
 ) -> Precondition:
     """Read ``If-Match``; its absence is a 428, since changes without it could overwrite others'.
 
     Async, though it only parses a header, so FastAPI does not send it to the threadpool.
     """
-    if if_match is None or not if_match.strip():
+    precondition = _precondition(if_match)
+    if precondition is None:
         raise PreconditionRequired(
             "Send If-Match with the ETag you last read, so no one else's change is overwritten."
         )
-    return Precondition(tags=tuple(_parse_entity_tags(if_match)))
+    return precondition
 
 
 IfMatchDep = Annotated[Precondition, Depends(require_if_match)]
+
+
+async def optional_if_match(
+    if_match: Annotated[
+        str | None,
+        _if_match_header(
+            "The ETag of the resource as you last read it (or `*`). Optional: without it the "
+            "change applies to the resource as it is now; with it, a change made since you "
+            "read it is a 412."
+        ),
+    ] = None,
+) -> Precondition | None:
+    """Read ``If-Match`` where a change may be made without it (None when absent)."""
+    return _precondition(if_match)
+
+
+OptionalIfMatchDep = Annotated[Precondition | None, Depends(optional_if_match)]
 
 
 def answer_not_modified(request: Request, etag: str) -> bool:

@@ -2,7 +2,8 @@
 
 This module owns what FastAPI's generator does not do on its own: error responses described
 only as ``application/problem+json`` with the shared ``Problem`` schema (FastAPI would add its own
-``HTTPValidationError``), ``If-Match`` shown as required, and operation ids ``<tag>_<name>``.
+``HTTPValidationError``), ``If-Match`` shown as required where its absence is a 428, and
+operation ids ``<tag>_<name>``.
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ def _shape_error_responses(document: dict[str, Any]) -> None:
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
                     # Optional to FastAPI so that its absence is our 428, not a generic 422;
-                    # required to callers.
-                    parameter["required"] = True
+                    # required to callers where that 428 can answer (not on a POST action,
+                    # which takes it when sent).
+                    parameter["required"] = "428" in operation["responses"]
             for status, response in operation["responses"].items():
                 if str(status).startswith(("4", "5")) and STANDARD_ERROR_MARKER not in response:
                     response["content"] = problem_content
