@@ -34,7 +34,7 @@ from townhall.platform.audit.resident_view import account_subject
 from townhall.platform.audit.vocabulary import Action
 from townhall.platform.auth.residents import ResidentMember
 from townhall.platform.db import Database
-from townhall.platform.http.concurrency import answer_not_modified, etag_of, with_etag
+from townhall.platform.http.concurrency import answer_with_etag, etag_of
 from townhall.platform.http.dependencies import DatabaseDep, app_context
 from townhall.platform.http.problems import error_responses
 from townhall.platform.http.routing import api_router
@@ -91,11 +91,7 @@ def build_people_me_router() -> APIRouter:
             )
         )
         public = MePublic.of_account(member, record)
-        etag = etag_of(public)
-        if answer_not_modified(request, etag):
-            return Response(status_code=304, headers={"ETag": etag})
-        with_etag(response, etag)
-        return public
+        return answer_with_etag(request, response, etag_of(public), public)
 
     @router.post(
         "/resident-connection",

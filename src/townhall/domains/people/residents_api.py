@@ -47,11 +47,7 @@ from townhall.platform.audit.capture import DataUses, personal_data
 from townhall.platform.audit.vocabulary import Action
 from townhall.platform.auth.dependencies import require
 from townhall.platform.auth.principal import Principal
-from townhall.platform.http.concurrency import (
-    OptionalIfMatchDep,
-    answer_not_modified,
-    with_etag,
-)
+from townhall.platform.http.concurrency import OptionalIfMatchDep, answer_with_etag
 from townhall.platform.http.dependencies import DatabaseDep
 from townhall.platform.http.pagination import PageOut, PageParamsDep, page_response
 from townhall.platform.http.problems import error_responses
@@ -148,12 +144,8 @@ def _add_resident_reads(router: APIRouter) -> None:
             location = str(request.url_for("get_resident", resident_id=survivor))
             return RedirectResponse(location, status_code=308)
         await uses.record(uses.of(view.id, subject=subject_of(view.id)))
-        public = ResidentPublic.of(view)
         etag = residents.resident_etag(view.id, view.version)
-        if answer_not_modified(request, etag):
-            return Response(status_code=304, headers={"ETag": etag})
-        with_etag(response, etag)
-        return public
+        return answer_with_etag(request, response, etag, ResidentPublic.of(view))
 
     @router.get(
         "/residents/{resident_id}/links",

@@ -124,3 +124,11 @@ def answer_not_modified(request: Request, etag: str) -> bool:
 def with_etag(response: Response, etag: str) -> None:
     """Set the ``ETag`` of a response."""
     response.headers["ETag"] = etag
+
+
+def answer_with_etag(request: Request, response: Response, etag: str, body: Any) -> Any:
+    """A GET's answer: ``body`` with its ETag, or an empty 304 when If-None-Match names it."""
+    if answer_not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    with_etag(response, etag)
+    return body
