@@ -235,3 +235,5 @@ def test_a_resident_merged_into_another_sees_the_uses_under_both_ids(
     assert "The Parking permits app (a council service) looked at your account details" in newest
     assert "A housing officer looked at a council system" in older
     assert record_of(database, response).resident_id == mary.survivor
+    account = signed_in.client.get("/account")
+    assert record_of(database, account).resident_id == mary.survivor

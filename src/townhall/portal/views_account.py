@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from townhall.platform.audit.capture import DataUses, personal_data
+from townhall.platform.audit.me_api import viewer_of, whose
 from townhall.platform.audit.resident_view import account_subject
 from townhall.platform.audit.vocabulary import ACCOUNT, ACCOUNT_DETAILS
 from townhall.platform.auth.cookies import (
@@ -160,10 +161,11 @@ def build_account_router(context: AppContext, templates: Jinja2Templates) -> API
         uses: Annotated[DataUses, personal_data(ACCOUNT, ACCOUNT_DETAILS)],
     ) -> HTMLResponse:
         """The signed-in resident's own account."""
-        # Their own account's details are their personal data too: shown, so recorded.
-        uses.record_now(
-            uses.of(resident.member.resident_id, subject=account_subject(resident.member))
-        )
+        # Their own account's details are their personal data too: shown, so recorded (under
+        # the id their resident has now, when it was merged since the account was connected).
+        member = resident.member
+        current = whose(viewer_of(context.database, member), member)
+        uses.record_now(uses.of(current, subject=account_subject(member)))
         return render_form(templates, request, "account/home.html", {"resident": resident})
 
     @router.post("/account/sign-out", name="account_sign_out")
