@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.conftest import BACKEND, create_postgres_database, drop_postgres_database
+from townhall.domains.people.linkage.model import MISSING_OR_SAME_HOME
 from townhall.domains.people.linkage.results import ordered
 from townhall.domains.people.linkage.scoring import NoLinkageModel, SplinkScorer, load_scorer
 from townhall.domains.people.linkage.training import train
@@ -88,6 +89,21 @@ SPECIAL = [
     # A stranger who shares only a common surname with someone.
     NewSourceRecord("benefits", "S3", None, "Zainab", None, "Patel", date(2001, 7, 30),
                     None, None, "QQ123456C", None, "SE1 9ZZ", None, {}, UPDATED),
+    # A mother and her son: one home, one landline, one surname; another name and birthday.
+    NewSourceRecord("housing", "S4", None, "Aisha", None, "Brennan", date(1970, 2, 14),
+                    None, "020 7946 0991", None, None, "E5 0AA", 100021999002, {}, UPDATED),
+    NewSourceRecord("council_tax", "S5", None, "Connor", None, "Brennan", date(2001, 9, 30),
+                    None, "020 7946 0991", None, None, "E5 0AA", 100021999002, {}, UPDATED),
+    # Given name and family name entered the wrong way round (no UK postcode outward code).
+    NewSourceRecord("benefits", "S6", None, "Okonkwo", None, "Temitope", date(1988, 6, 1),
+                    None, None, None, None, "BFPO 105", None, {}, UPDATED),
+    NewSourceRecord("parking", "S7", None, "Temitope", None, "Okonkwo", date(1988, 6, 1),
+                    None, None, None, None, "BFPO 105", None, {}, UPDATED),
+    # An initial in one system, the name in full in another.
+    NewSourceRecord("housing", "S8", None, "T", None, "Abernethy", date(1960, 1, 5),
+                    None, None, None, None, "N16 7UX", 100021999003, {}, UPDATED),
+    NewSourceRecord("council_tax", "S9", None, "Tobias", None, "Abernethy", date(1960, 1, 5),
+                    None, None, None, None, "N16 7UX", 100021999003, {}, UPDATED),
 ]  # fmt: skip
 
 
@@ -155,6 +171,38 @@ def test_a_nickname_with_a_swapped_date_is_at_least_sent_for_review(
     levels = {comparison.field: comparison.level for comparison in pair.comparisons}
     assert levels["first_name"] == "The same name in full (a nickname)"
     assert levels["dob"] == "Day and month swapped"
+
+
+def test_relatives_at_one_home_are_not_one_person(trained: Database, scorer: SplinkScorer) -> None:
+    ids = ids_of(trained)
+    pair = scorer.evidence(ids["S4"], ids["S5"])
+
+    # The shared postcode and phone are the home the UPRN already counted: no weight again.
+    home = {c.field: c for c in pair.comparisons if c.field in {"postcode", "phone"}}
+    assert {c.level for c in home.values()} == {MISSING_OR_SAME_HOME}
+    assert {c.weight for c in home.values()} == {0.0}
+    assert pair.match_probability < 0.8
+    linked = scorer.score_all(at_least=0.8, with_evidence_below=0.0)
+    assert ordered(ids["S4"], ids["S5"]) not in {(p.left, p.right) for p in linked}
+
+
+def test_swapped_names_are_paired_and_linked(trained: Database, scorer: SplinkScorer) -> None:
+    ids = ids_of(trained)
+    found = scorer.score_records([ids["S6"]], at_least=0.99)
+
+    assert [(pair.left, pair.right) for pair in found] == [ordered(ids["S6"], ids["S7"])]
+    levels = {comparison.field: comparison.level for comparison in found[0].comparisons}
+    assert levels["first_name"] == "Swapped with the surname"
+    assert levels["surname"] == "Swapped with the first name"
+
+
+def test_an_initial_agrees_with_the_name_in_full(trained: Database, scorer: SplinkScorer) -> None:
+    ids = ids_of(trained)
+    pair = scorer.evidence(ids["S8"], ids["S9"])
+
+    levels = {comparison.field: comparison.level for comparison in pair.comparisons}
+    assert levels["first_name"] == "An initial of the other"
+    assert pair.match_probability >= 0.99
 
 
 def test_score_records_agrees_with_score_all(trained: Database, scorer: SplinkScorer) -> None:

@@ -22,6 +22,7 @@ PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
     ("dob", "surname"),  # nickname or misspelt first name
     ("dob", "first_name_full"),  # changed surname
     ("dob", "postcode_outward"),  # misspelt names, same area
+    ("dob", "postcode"),  # misspelt or swapped names, a postcode with no UK outward code
     ("surname", "postcode"),  # misspelt first name, no date of birth
     ("uprn", "first_name_full"),  # same home, misspelt surname, no date of birth
     ("email",),
@@ -61,6 +62,10 @@ LABELS: dict[str, str] = {
 # The frame column whose value each comparison shows as its left and right.
 SHOWN: dict[str, str] = {name: name for name in LABELS}
 
+# The null levels' labels: a null level carries no weight either way.
+MISSING = "Missing from either"
+MISSING_OR_SAME_HOME = "Missing from either, or counted with the UPRN (the same home)"
+
 # A Splink prior before training: replaced by the deterministic rules' estimate.
 _UNTRAINED_PRIOR = 1e-4
 
@@ -76,15 +81,28 @@ def comparisons() -> list[Any]:
     import splink.comparison_level_library as cll  # noqa: PLC0415
     import splink.comparison_library as cl  # noqa: PLC0415
 
-    def exact_or_missing(column: str, label: str) -> Any:
-        return cl.CustomComparison(
-            output_column_name=column,
-            comparison_description=label,
-            comparison_levels=[
-                cll.NullLevel(column).configure(label_for_charts="Missing from either"),
-                cll.ExactMatchLevel(column).configure(label_for_charts="Exact match"),
-                cll.ElseLevel().configure(label_for_charts="Different"),
-            ],
+    def missing(column: str) -> Any:
+        return cll.NullLevel(column).configure(label_for_charts=MISSING)
+
+    def missing_or_same_home(column: str) -> Any:
+        # Weight 0 (a null level): at one home the household shares the postcode and often
+        # the phone, so counting them again after the UPRN would link relatives as one person.
+        return cll.CustomLevel(
+            f"{column}_l IS NULL OR {column}_r IS NULL OR uprn_l = uprn_r",
+            label_for_charts=MISSING_OR_SAME_HOME,
+        ).configure(is_null_level=True)
+
+    def one_slip(column: str) -> Any:
+        return cll.DamerauLevenshteinLevel(column, 1).configure(
+            label_for_charts="One character different or two swapped"
+        )
+
+    def swapped(column: str, other: str, label: str) -> Any:
+        # Given name and family name entered the wrong way round, or with a typo as well.
+        return cll.CustomLevel(
+            f"jaro_winkler_similarity({column}_l, {other}_r) >= 0.92 "
+            f"AND jaro_winkler_similarity({other}_l, {column}_r) >= 0.92",
+            label_for_charts=label,
         )
 
     return [
@@ -92,7 +110,7 @@ def comparisons() -> list[Any]:
             output_column_name="first_name",
             comparison_description="First name",
             comparison_levels=[
-                cll.NullLevel("first_name").configure(label_for_charts="Missing from either"),
+                missing("first_name"),
                 cll.ExactMatchLevel("first_name", term_frequency_adjustments=True).configure(
                     label_for_charts="Exact match"
                 ),
@@ -103,9 +121,15 @@ def comparisons() -> list[Any]:
                 cll.JaroWinklerLevel("first_name", 0.92).configure(
                     label_for_charts="Nearly the same (Jaro-Winkler 0.92)"
                 ),
+                cll.CustomLevel(
+                    "(length(first_name_l) = 1 OR length(first_name_r) = 1) "
+                    "AND substr(first_name_l, 1, 1) = substr(first_name_r, 1, 1)",
+                    label_for_charts="An initial of the other",
+                ),
                 cll.JaroWinklerLevel("first_name", 0.8).configure(
                     label_for_charts="Similar (Jaro-Winkler 0.8)"
                 ),
+                swapped("first_name", "surname", "Swapped with the surname"),
                 cll.ElseLevel().configure(label_for_charts="Different"),
             ],
         ),
@@ -113,7 +137,7 @@ def comparisons() -> list[Any]:
             output_column_name="surname",
             comparison_description="Surname",
             comparison_levels=[
-                cll.NullLevel("surname").configure(label_for_charts="Missing from either"),
+                missing("surname"),
                 cll.ExactMatchLevel("surname", term_frequency_adjustments=True).configure(
                     label_for_charts="Exact match"
                 ),
@@ -123,6 +147,7 @@ def comparisons() -> list[Any]:
                 cll.JaroWinklerLevel("surname", 0.8).configure(
                     label_for_charts="Similar (Jaro-Winkler 0.8)"
                 ),
+                swapped("surname", "first_name", "Swapped with the first name"),
                 cll.ElseLevel().configure(label_for_charts="Different"),
             ],
         ),
@@ -130,7 +155,7 @@ def comparisons() -> list[Any]:
             output_column_name="dob",
             comparison_description="Date of birth",
             comparison_levels=[
-                cll.NullLevel("dob").configure(label_for_charts="Missing from either"),
+                missing("dob"),
                 cll.ExactMatchLevel("dob").configure(label_for_charts="Exact match"),
                 cll.CustomLevel(
                     "substr(dob_l, 1, 4) = substr(dob_r, 1, 4) "
@@ -152,8 +177,9 @@ def comparisons() -> list[Any]:
             output_column_name="postcode",
             comparison_description="Postcode",
             comparison_levels=[
-                cll.NullLevel("postcode").configure(label_for_charts="Missing from either"),
+                missing_or_same_home("postcode"),
                 cll.ExactMatchLevel("postcode").configure(label_for_charts="Exact match"),
+                one_slip("postcode"),
                 cll.CustomLevel(
                     "postcode_outward_l = postcode_outward_r",
                     label_for_charts="Same outward code (district)",
@@ -161,12 +187,20 @@ def comparisons() -> list[Any]:
                 cll.ElseLevel().configure(label_for_charts="Different"),
             ],
         ),
-        exact_or_missing("uprn", "UPRN"),
+        cl.CustomComparison(
+            output_column_name="uprn",
+            comparison_description="UPRN",
+            comparison_levels=[
+                missing("uprn"),
+                cll.ExactMatchLevel("uprn").configure(label_for_charts="Exact match"),
+                cll.ElseLevel().configure(label_for_charts="Different"),
+            ],
+        ),
         cl.CustomComparison(
             output_column_name="email",
             comparison_description="Email",
             comparison_levels=[
-                cll.NullLevel("email").configure(label_for_charts="Missing from either"),
+                missing("email"),
                 cll.ExactMatchLevel("email").configure(label_for_charts="Exact match"),
                 cll.CustomLevel(
                     "split_part(email_l, '@', 1) = split_part(email_r, '@', 1)",
@@ -175,8 +209,25 @@ def comparisons() -> list[Any]:
                 cll.ElseLevel().configure(label_for_charts="Different"),
             ],
         ),
-        exact_or_missing("phone", "Phone"),
-        exact_or_missing("nino", "National Insurance number"),
+        cl.CustomComparison(
+            output_column_name="phone",
+            comparison_description="Phone",
+            comparison_levels=[
+                missing_or_same_home("phone"),
+                cll.ExactMatchLevel("phone").configure(label_for_charts="Exact match"),
+                cll.ElseLevel().configure(label_for_charts="Different"),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="nino",
+            comparison_description="National Insurance number",
+            comparison_levels=[
+                missing("nino"),
+                cll.ExactMatchLevel("nino").configure(label_for_charts="Exact match"),
+                one_slip("nino"),
+                cll.ElseLevel().configure(label_for_charts="Different"),
+            ],
+        ),
     ]
 
 

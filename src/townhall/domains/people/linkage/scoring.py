@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from townhall.domains.people.linkage import engine, frame
-from townhall.domains.people.linkage.model import LABELS, SHOWN
+from townhall.domains.people.linkage.model import LABELS, MISSING, SHOWN
 from townhall.domains.people.linkage.results import Comparison, ScoredPair, ordered
 from townhall.domains.people.models import LinkageModel
 from townhall.errors import Conflict, NotFound
@@ -68,7 +68,9 @@ def _fields(settings: dict[str, Any]) -> tuple[_Field, ...]:
     for comparison in settings["comparisons"]:
         levels = comparison["comparison_levels"]
         non_null = [level for level in levels if not level.get("is_null_level")]
-        by_gamma = {-1: "Missing from either"}
+        null = [level for level in levels if level.get("is_null_level")]
+        # A null level's own label: "counted with the UPRN" says more than "missing".
+        by_gamma = {-1: str(null[0].get("label_for_charts") or MISSING) if null else MISSING}
         for position, level in enumerate(non_null):
             by_gamma[len(non_null) - 1 - position] = str(level.get("label_for_charts", ""))
         tf = any(level.get("tf_adjustment_column") for level in levels)
