@@ -1,5 +1,8 @@
 """Resident pages: sign in with a code sent by email, see your own account, sign out.
 
+Connecting the account to the council's records of the resident, and what ``/account`` shows of
+them once connected, are ``views_account_connect``'s.
+
 This module owns the routes under ``/account``. A resident page takes the account only from the
 session (``require_resident``), never from the URL, a query or a form, so no identifier typed by
 someone can show them another resident's records. The rules are in
@@ -14,6 +17,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from townhall.domains.people.data_uses import PEOPLE, RESIDENT
+from townhall.domains.people.me_api import council_record
 from townhall.platform.audit.capture import DataUses, personal_data
 from townhall.platform.audit.me_api import viewer_of, whose
 from townhall.platform.audit.resident_view import account_subject
@@ -43,6 +48,7 @@ from townhall.platform.auth.sign_in_errors import CodeExpired, SignInRefused, Si
 from townhall.platform.auth.sign_in_models import SessionKind
 from townhall.platform.auth.staff import email_problem, normalise_email
 from townhall.platform.context import AppContext
+from townhall.portal.views_account_connect import CouncilRecordSummary, add_connect_routes
 from townhall.portal.views_oidc import permit_provider_form
 from townhall.portal.views_sign_in import (
     FieldProblem,
@@ -153,20 +159,32 @@ def build_account_router(context: AppContext, templates: Jinja2Templates) -> API
         return response
 
     _add_code_routes(router, context, templates)
+    add_connect_routes(router, context, templates)
 
     @router.get(ACCOUNT_HOME, name="account_home")
     def account_home(
         request: Request,
         resident: Annotated[SignedInResident, require_resident()],
         uses: Annotated[DataUses, personal_data(ACCOUNT, ACCOUNT_DETAILS)],
+        record_uses: Annotated[DataUses, personal_data(PEOPLE, RESIDENT)],
+        connected: str = "",
     ) -> HTMLResponse:
-        """The signed-in resident's own account."""
+        """The signed-in resident's own account and, once connected, their council records."""
         # Their own account's details are their personal data too: shown, so recorded (under
         # the id their resident has now, when it was merged since the account was connected).
         member = resident.member
         current = whose(viewer_of(context.database, member), member)
-        uses.record_now(uses.of(current, subject=account_subject(member)))
-        return render_form(templates, request, "account/home.html", {"resident": resident})
+        shown = [uses.of(current, subject=account_subject(member))]
+        record = council_record(context.database, member)
+        if record is not None:
+            shown.append(record_uses.of(record.resident_id, subject=account_subject(member)))
+        uses.record_now(*shown)
+        values = {
+            "resident": resident,
+            "council": CouncilRecordSummary.of(record) if record is not None else None,
+            "just_connected": connected == "1",
+        }
+        return render_form(templates, request, "account/home.html", values)
 
     @router.post("/account/sign-out", name="account_sign_out")
     def sign_out(
