@@ -91,7 +91,7 @@ def test_the_golden_record_says_where_each_value_came_from_as_people_read_it(
     assert values["date_of_birth"] == "1980-03-07"
     # Council tax is trusted most: who Mary is comes from it.
     assert values["last_name_taken_from"] == (
-        "Council Tax record CT1, as last changed 2024-05-06T00:00:00+00:00"
+        "Council Tax record CT1, as last changed 2024-05-06T00:00:00.000000Z"
     )
     assert labels["last_name_taken_from"] == "Last name: taken from"
     contact = {v for k, v in values.items() if k.startswith("contact_detail_")}

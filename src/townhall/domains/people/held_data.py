@@ -99,6 +99,15 @@ class PeopleRecords:
         return HeldSection(self.name, self.title, self.service, items)
 
 
+def _stored_time(entry: Mapping[str, Any]) -> FieldValue:
+    """A time the golden record stored as ISO text, written as the export writes times."""
+    stored = entry.get("updated_at")
+    try:
+        return _text(datetime.fromisoformat(str(stored)))
+    except ValueError:
+        return _text(stored)
+
+
 def _system(systems: Mapping[str, str], key: Any) -> str:
     """A council system by the name people know it by (its key when it has no label)."""
     return systems.get(str(key), str(key))
@@ -138,7 +147,7 @@ def _resident_fields(row: Resident, systems: Mapping[str, str]) -> list[HeldFiel
                 f"{name}_taken_from",
                 f"{label}: taken from",
                 f"{_system(systems, entry.get('source_system'))} record "
-                f"{entry.get('source_record_id')}, as last changed {entry.get('updated_at')}",
+                f"{entry.get('source_record_id')}, as last changed {_stored_time(entry)}",
             )
         )
     for number, item in enumerate(stored.get("contact_details", []), start=1):
