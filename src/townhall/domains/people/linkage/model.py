@@ -40,12 +40,17 @@ DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
 DETERMINISTIC_RECALL = 0.7
 
 # Expectation maximisation runs once per rule; a comparison is estimated in each pass whose rule
-# does not use its columns, so between them the two passes estimate every comparison.
+# does not use its columns, so between them the passes estimate every comparison.
 # The date alone (not with the postcode's outward code) so a council whose records hold few
 # UK postcodes still trains.
+# The third, one home, is the only pass where the first name and the date of birth both vary:
+# there EM learns an initial's weight from one person's records ("T" and "Tobias" at one home)
+# apart from relatives' (another name and another date at that home). (Not the home and the
+# surname: the name comparisons' swapped levels read the surname, so EM would fix them.)
 TRAINING_RULES: tuple[tuple[str, ...], ...] = (
     ("first_name_full", "surname"),
     ("dob",),
+    ("uprn",),
 )
 
 # How each comparison is named to a person (the review page, the evidence API).
