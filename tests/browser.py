@@ -22,7 +22,9 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import ConsoleMessage, Error, Page
+from playwright.sync_api import ConsoleMessage, Error, Page, expect
+
+from tests.sign_in import install_test_doubles
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -186,3 +188,14 @@ def sign_in_staff(page: Page, live_server: LiveServer, email: str, password: str
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in_resident(page: Page, live_server: LiveServer, email: str) -> None:
+    """Sign in as the resident with ``email`` through the code emailed to them, as they would."""
+    sender, _clock = install_test_doubles(live_server.app)
+    page.goto(live_server.at("/account/sign-in"))
+    page.get_by_label("What is your email address?").fill(email)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Code").fill(sender.last_code(email))
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(live_server.at("/account"))

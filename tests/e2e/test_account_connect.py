@@ -11,9 +11,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import LiveServer, PageWatch, assert_accessible
+from tests.browser import LiveServer, PageWatch, assert_accessible, sign_in_resident
 from tests.portal.people_data import GRACE_BORN, build_people
-from tests.sign_in import install_test_doubles
 from townhall.domains.people.connection import REFUSAL
 from townhall.platform.db import Database
 
@@ -37,14 +36,8 @@ def _fill(page: Page, reference: str, born: tuple[str, str, str], postcode: str)
 def test_a_resident_connects_their_council_records_and_sees_them(
     page: Page, page_watch: PageWatch, live_server: LiveServer, database: Database
 ) -> None:
-    sender, _clock = install_test_doubles(live_server.app)
     build_people(database)
-    page.goto(live_server.at("/account/sign-in"))
-    page.get_by_label("What is your email address?").fill(EMAIL)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Code").fill(sender.last_code(EMAIL))
-    page.get_by_role("button", name="Continue").click()
-    expect(page).to_have_url(live_server.at("/account"))
+    sign_in_resident(page, live_server, EMAIL)
 
     page.get_by_role("button", name="Connect your council records").click()
     expect(page).to_have_url(live_server.at("/account/connect"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import LiveServer, assert_accessible
+from tests.browser import LiveServer, assert_accessible, sign_in_resident
 from tests.platform.audit.resident_uses import (
     OTHER_RESIDENT,
     RESIDENT,
@@ -22,7 +22,6 @@ from tests.platform.audit.resident_uses import (
     staff,
 )
 from tests.platform.auth.factories import register_consumer
-from tests.sign_in import install_test_doubles
 from townhall.domains.people.data_uses import PEOPLE, SOURCE_RECORD
 from townhall.platform.audit.uses import Actor
 from townhall.platform.audit.vocabulary import ActorKind
@@ -35,21 +34,10 @@ pytestmark = pytest.mark.browser
 EMAIL = "grace@example.com"
 
 
-def sign_in(page: Page, live_server: LiveServer) -> None:
-    """Sign in as the resident with ``EMAIL``, through the email code, as they would."""
-    sender, _clock = install_test_doubles(live_server.app)
-    page.goto(live_server.at("/account/sign-in"))
-    page.get_by_label("What is your email address?").fill(EMAIL)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Code").fill(sender.last_code(EMAIL))
-    page.get_by_role("button", name="Continue").click()
-    expect(page).to_have_url(live_server.at("/account"))
-
-
 @pytest.fixture
 def signed_in(page: Page, live_server: LiveServer, database: Database) -> Page:
     """A resident signed in, their account matched to ``RESIDENT``."""
-    sign_in(page, live_server)
+    sign_in_resident(page, live_server, EMAIL)
     link_resident(database, account_id_of(database, EMAIL), RESIDENT, actor="test")
     return page
 
@@ -106,7 +94,7 @@ def test_pages_of_uses_follow_one_another(
 
 
 def test_an_unmatched_account_is_told_why(page: Page, live_server: LiveServer) -> None:
-    sign_in(page, live_server)
+    sign_in_resident(page, live_server, EMAIL)
     page.get_by_role("link", name="See how your data is used").click()
     expect(page.locator("#not-matched")).to_contain_text("not matched to the council's records")
     assert_accessible(page)

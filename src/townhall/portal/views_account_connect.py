@@ -24,11 +24,11 @@ from starlette.templating import Jinja2Templates
 from townhall.domains.addresses.text import normalise_postcode
 from townhall.domains.people.connection import MAX_REFERENCE, Proof, connect_account
 from townhall.domains.people.data_uses import LINKS, PEOPLE
+from townhall.domains.people.me_api import connection_use
 from townhall.domains.people.me_schemas import DetailPublic, MyRecordPublic
 from townhall.errors import TooManyRequests, UnprocessableContent
 from townhall.platform.audit.capture import DataUses, personal_data
-from townhall.platform.audit.resident_view import account_subject, london_time
-from townhall.platform.audit.vocabulary import Action
+from townhall.platform.audit.resident_view import london_time
 from townhall.platform.auth.sessions import SignedInResident, require_resident, sign_in_context
 from townhall.platform.context import AppContext
 from townhall.portal.views_sign_in import FieldProblem, FormPage, render_form
@@ -262,14 +262,7 @@ def add_connect_routes(router: APIRouter, context: AppContext, templates: Jinja2
         except UnprocessableContent as refusal:
             page.form = FormPage([FieldProblem("reference", refusal.detail)])
             return show(request, page, 400)
-        await uses.record(
-            uses.of(
-                member.resident_id,
-                action=Action.CHANGED,
-                subject=account_subject(member),
-                details={"connected": True},
-            )
-        )
+        await uses.record(connection_use(uses, member))
         return RedirectResponse(CONNECTED, status_code=303)
 
 

@@ -31,6 +31,7 @@ from townhall.errors import (
 from townhall.platform.audit.capture import DataUses, personal_data
 from townhall.platform.audit.me_api import Resident
 from townhall.platform.audit.resident_view import account_subject
+from townhall.platform.audit.uses import DataUse
 from townhall.platform.audit.vocabulary import Action
 from townhall.platform.auth.residents import ResidentMember
 from townhall.platform.db import Database
@@ -55,6 +56,17 @@ def council_record(database: Database, member: ResidentMember) -> MyRecordPublic
         # An id that leads to no resident (set by hand, or since removed): not connected.
         return None
     return MyRecordPublic.of(resident)
+
+
+def connection_use(uses: DataUses, member: ResidentMember) -> DataUse:
+    """The record of connecting ``member``'s account: a change to its resident's links (here
+    and on the portal's ``/account/connect``)."""
+    return uses.of(
+        member.resident_id,
+        action=Action.CHANGED,
+        subject=account_subject(member),
+        details={"connected": True},
+    )
 
 
 def build_people_me_router() -> APIRouter:
@@ -117,14 +129,7 @@ def build_people_me_router() -> APIRouter:
         limiter = app_context(request).rate_limiter
         member = await run_in_threadpool(connect_account, database, limiter, resident.member, proof)
         record = await run_in_threadpool(council_record, database, member)
-        await uses.record(
-            uses.of(
-                member.resident_id,
-                action=Action.CHANGED,
-                subject=account_subject(member),
-                details={"connected": True},
-            )
-        )
+        await uses.record(connection_use(uses, member))
         response.headers["Location"] = str(request.url_for("read_me"))
         return MePublic.of_account(member, record)
 
