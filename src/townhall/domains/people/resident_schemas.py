@@ -209,7 +209,9 @@ class UnlinkRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source_record_id: int = Field(ge=1, le=2**63 - 1)
+    # 2**53 - 1: the largest integer every JSON parser (JavaScript's included) reads exactly;
+    # a larger bound lets a float that rounds past it pass the schema and fail the model.
+    source_record_id: int = Field(ge=1, le=2**53 - 1)
     into_resident_id: str | None = Field(
         default=None,
         pattern=r"^R[0-9A-HJKMNP-TV-Z]{9}$",
