@@ -7,6 +7,7 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.platform.audit.merged_residents import merge_two_residents
 from tests.platform.audit.resident_uses import (
@@ -26,6 +27,7 @@ from tests.platform.auth.factories import register_consumer
 from tests.sign_in import make_staff
 from townhall.app import create_app
 from townhall.domains.people.data_uses import PEOPLE, SOURCE_RECORD
+from townhall.platform.audit.models import AuditRecord
 from townhall.platform.audit.uses import Actor
 from townhall.platform.audit.vocabulary import ActorKind
 from townhall.platform.db import Database
@@ -236,4 +238,12 @@ def test_a_resident_merged_into_another_sees_the_uses_under_both_ids(
     assert "A housing officer looked at a council system" in older
     assert record_of(database, response).resident_id == mary.survivor
     account = signed_in.client.get("/account")
-    assert record_of(database, account).resident_id == mary.survivor
+    with database.read() as session:
+        looked_at = dict(
+            session.execute(
+                select(AuditRecord.data_kind, AuditRecord.resident_id).where(
+                    AuditRecord.request_id == account.headers["x-request-id"]
+                )
+            ).all()
+        )
+    assert looked_at["account"] == mary.survivor
