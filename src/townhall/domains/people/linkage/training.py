@@ -10,8 +10,8 @@ over a frame of every source record (``frame``), stored as the new active model 
 2. each comparison level's u probability (how often two different people agree that way), by
    random sampling of pairs with a fixed seed;
 3. each level's m probability (how often one person's two records agree that way), by
-   expectation maximisation over three blocking rules (``model.TRAINING_RULES``), each
-   estimating comparisons the others cannot.
+   expectation maximisation over two blocking rules, each estimating the comparisons the other
+   cannot.
 
 The same records always give the same model: the sample's seed is fixed and DuckDB samples on
 one thread while it draws it.
@@ -79,11 +79,7 @@ class _Silent:
 
 
 def _smoothed(settings: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The trained settings with every m at least M_FLOOR; and the levels never observed.
-
-    A level whose m was never estimated gets m = u (weight 0); one never seen at all, m = u =
-    M_FLOOR (weight 0 too).
-    """
+    """The trained settings with every m at least M_FLOOR; and the levels never observed."""
     unobserved: list[str] = []
     for comparison in settings["comparisons"]:
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
@@ -94,10 +90,9 @@ def _smoothed(settings: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 level["m_probability"] = M_FLOOR
                 unobserved.append(name)
             elif level.get("m_probability") is None:
-                # Strangers were seen agreeing this way, one person's records never were: no
-                # evidence either way, not the floor (which made a postcode agreeing exactly
-                # count against a pair on a small council's records).
-                level["m_probability"] = float(level["u_probability"])
+                # The floor, not m = u: for a "Different" level EM never estimated it means
+                # one person's records never disagree that way, which is evidence (ADR 33).
+                level["m_probability"] = M_FLOOR
                 unobserved.append(name)
             else:
                 level["m_probability"] = max(float(level["m_probability"]), M_FLOOR)
