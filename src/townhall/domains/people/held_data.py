@@ -76,7 +76,7 @@ class PeopleRecords:
             for row in session.scalars(select(Resident).where(Resident.id.in_(resident_ids)))
         }
         items = [
-            HeldItem(resident_subject(rows[id_].id), _resident_fields(rows[id_], systems))
+            HeldItem(resident_subject(id_), _resident_fields(rows[id_], systems))
             for id_ in resident_ids
             if id_ in rows
         ]
