@@ -15,6 +15,7 @@ from townhall.errors import ServiceUnavailable
 from townhall.platform.auth.dependencies import public
 from townhall.platform.db import Database
 from townhall.platform.http.problems import error_responses
+from townhall.platform.http.routing import townhall_router
 from townhall.platform.metrics import METRICS_CONTENT_TYPE, Metrics
 from townhall.platform.migrations import current_revision, head_revision
 
@@ -48,7 +49,7 @@ class Readiness(BaseModel):
 def build_health_router(database: Database, metrics: Metrics) -> APIRouter:
     """Routes ``/health/live``, ``/health/ready`` and ``/metrics``."""
     # Public and never rate limited: load balancers and Prometheus poll these all day.
-    router = APIRouter(tags=["health"], dependencies=[public()])
+    router = townhall_router(tags=["health"], dependencies=[public()])
 
     @router.get("/health/live", summary="Is the process up?")
     def live() -> Liveness:

@@ -26,6 +26,7 @@ from townhall.platform.auth.dependencies import mark_public, public
 from townhall.platform.auth.sessions import look_up_viewer
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
+from townhall.platform.http.routing import add_operations, townhall_router
 from townhall.platform.logging import get_logger
 from townhall.portal.templating import (
     GOVUK_FRONTEND,
@@ -111,7 +112,7 @@ def _build_router(context: AppContext) -> APIRouter:
     templates = build_templates(settings)
     # Every page looks up who is signed in (one read, only with a session cookie), so the header
     # can offer "Sign out" wherever they are.
-    router = APIRouter(
+    router = townhall_router(
         include_in_schema=False,
         default_response_class=HTMLResponse,
         dependencies=[Depends(look_up_viewer)],
@@ -196,8 +197,11 @@ def build_portal(app: FastAPI, context: AppContext) -> None:
     app.router.routes.append(assets)
     templates = build_templates(context.settings)
     install_sign_in(app, context, templates)
-    app.include_router(build_addresses_router(context, templates))
-    app.include_router(build_data_uses_pages(context, templates))
-    app.include_router(build_audit_pages(context, templates))
-    app.include_router(build_people_pages(context, templates))
-    app.include_router(_build_router(context))
+    add_operations(
+        app,
+        build_addresses_router(context, templates),
+        build_data_uses_pages(context, templates),
+        build_audit_pages(context, templates),
+        build_people_pages(context, templates),
+        _build_router(context),
+    )

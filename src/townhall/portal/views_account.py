@@ -48,6 +48,7 @@ from townhall.platform.auth.sign_in_errors import CodeExpired, SignInRefused, Si
 from townhall.platform.auth.sign_in_models import SessionKind
 from townhall.platform.auth.staff import email_problem, normalise_email
 from townhall.platform.context import AppContext
+from townhall.platform.http.routing import townhall_router
 from townhall.portal.views_account_connect import CouncilRecordSummary, add_connect_routes
 from townhall.portal.views_oidc import permit_provider_form
 from townhall.portal.views_sign_in import (
@@ -92,7 +93,7 @@ def _unavailable(templates: Jinja2Templates, request: Request) -> HTMLResponse:
 
 def build_account_router(context: AppContext, templates: Jinja2Templates) -> APIRouter:
     """The resident pages."""
-    router = APIRouter(
+    router = townhall_router(
         include_in_schema=False,
         default_response_class=HTMLResponse,
         dependencies=[csrf_protected()],

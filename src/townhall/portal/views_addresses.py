@@ -35,6 +35,7 @@ from townhall.platform.auth.sessions import SignedInStaff, require_staff
 from townhall.platform.context import AppContext
 from townhall.platform.db import Database
 from townhall.platform.http.pagination import MAX_LIMIT, PageRequest
+from townhall.platform.http.routing import townhall_router
 from townhall.portal.address_map import (
     MAX_NEIGHBOURS,
     MapPlace,
@@ -325,7 +326,7 @@ class AddressPages:
 
 def build_addresses_router(context: AppContext, templates: Jinja2Templates) -> APIRouter:
     """The staff address pages."""
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = townhall_router(include_in_schema=False, default_response_class=HTMLResponse)
     pages = AddressPages(context, templates)
 
     @router.get(SEARCH_PATH, name="staff_addresses")

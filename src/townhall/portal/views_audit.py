@@ -39,6 +39,7 @@ from townhall.platform.auth.sessions import SignedInStaff, require_staff
 from townhall.platform.auth.sign_in_models import StaffRole
 from townhall.platform.context import AppContext
 from townhall.platform.http.pagination import PageRequest
+from townhall.platform.http.routing import townhall_router
 from townhall.portal.paging import PagedList, PageLinks, filled_filters
 from townhall.portal.views_sign_in import FieldProblem, FormPage, render_form
 
@@ -223,7 +224,7 @@ class AuditPages:
 
 def build_audit_pages(context: AppContext, templates: Jinja2Templates) -> APIRouter:
     """The pages under ``/staff/audit``."""
-    router = APIRouter(
+    router = townhall_router(
         include_in_schema=False,
         default_response_class=HTMLResponse,
         dependencies=[csrf_protected()],

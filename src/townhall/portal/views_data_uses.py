@@ -36,6 +36,7 @@ from townhall.platform.audit.vocabulary import ACCOUNT, DATA_USES, Service
 from townhall.platform.auth.sessions import SignedInResident, require_resident
 from townhall.platform.context import AppContext
 from townhall.platform.http.pagination import PageRequest
+from townhall.platform.http.routing import townhall_router
 
 DATA_USES_PATH = "/account/data-uses"
 ENTRIES_PER_PAGE = 20
@@ -155,7 +156,7 @@ class DataUsesPages:
 
 def build_data_uses_pages(context: AppContext, templates: Jinja2Templates) -> APIRouter:
     """The pages under ``/account/data-uses``."""
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    router = townhall_router(include_in_schema=False, default_response_class=HTMLResponse)
     pages = DataUsesPages(context, templates)
 
     @router.get(DATA_USES_PATH, name="account_data_uses")

@@ -43,6 +43,7 @@ from townhall.platform.auth.sessions import forget_viewer, session_token, sign_i
 from townhall.platform.auth.sign_in_errors import SignInThrottled
 from townhall.platform.context import AppContext
 from townhall.platform.http.middleware import CSP_FORM_ACTION_STATE
+from townhall.platform.http.routing import townhall_router
 from townhall.platform.logging import get_logger
 from townhall.portal.views_sign_in import keep_session, throttle_sign_in
 from townhall.settings import Settings
@@ -143,7 +144,7 @@ def accepted_vots(settings: Settings) -> list[str]:
 
 def build_oidc_router(context: AppContext, templates: Jinja2Templates) -> APIRouter:
     """The provider routes of each configured audience (none when neither is)."""
-    router = APIRouter(
+    router = townhall_router(
         include_in_schema=False,
         default_response_class=HTMLResponse,
         dependencies=[csrf_protected()],

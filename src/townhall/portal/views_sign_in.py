@@ -27,6 +27,7 @@ from townhall.platform.auth.sessions import (
 )
 from townhall.platform.auth.sign_in_errors import SignInThrottled
 from townhall.platform.context import AppContext
+from townhall.platform.http.routing import add_operations
 from townhall.platform.logging import get_logger
 from townhall.platform.ratelimit import RateLimitPolicy, client_address
 
@@ -128,6 +129,9 @@ def install_sign_in(app: FastAPI, context: AppContext, templates: Jinja2Template
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(PageForbidden, page_forbidden)
     app.add_exception_handler(CsrfRejected, csrf_rejected)
-    app.include_router(build_staff_router(context, templates))
-    app.include_router(build_account_router(context, templates))
-    app.include_router(build_oidc_router(context, templates))
+    add_operations(
+        app,
+        build_staff_router(context, templates),
+        build_account_router(context, templates),
+        build_oidc_router(context, templates),
+    )

@@ -28,6 +28,7 @@ from townhall.platform.auth.sign_in_errors import SignInRefused, SignInThrottled
 from townhall.platform.auth.sign_in_models import SessionKind
 from townhall.platform.auth.staff import email_problem, normalise_email, sign_in_staff
 from townhall.platform.context import AppContext
+from townhall.platform.http.routing import townhall_router
 from townhall.portal.views_oidc import permit_provider_form
 from townhall.portal.views_sign_in import (
     FieldProblem,
@@ -42,7 +43,7 @@ STAFF_HOME = "/staff"
 
 def build_staff_router(context: AppContext, templates: Jinja2Templates) -> APIRouter:
     """The staff pages."""
-    router = APIRouter(
+    router = townhall_router(
         include_in_schema=False,
         default_response_class=HTMLResponse,
         dependencies=[csrf_protected()],

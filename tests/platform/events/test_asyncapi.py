@@ -9,8 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
+from townhall.app import create_app
 from townhall.event_types import ALL_EVENT_TYPES, event_registry
 from townhall.platform.events.asyncapi import asyncapi_document
 from townhall.platform.events.registry import EventRegistry, EventType
@@ -112,3 +113,21 @@ def test_the_document_is_served_to_anyone(client: TestClient, settings: Settings
     assert response.status_code == 200
     assert response.json() == asyncapi_document(event_registry(), settings)
     assert response.json()["info"]["title"] == "Townhall events: London Borough of Hackney"
+
+
+def test_apps_sharing_the_api_routers_serve_each_their_own_document(settings: Settings) -> None:
+    # One process builds the API's routers once (townhall.app.api_routers); the document they
+    # serve must still be each app's own.
+    camden = settings.model_copy(
+        update={
+            "council_name": "London Borough of Camden",
+            "redis_url": SecretStr("redis://camden:6380/0"),
+        }
+    )
+    with TestClient(create_app(settings)) as hackney_client:
+        hackney = hackney_client.get("/asyncapi.json").json()
+    with TestClient(create_app(camden)) as camden_client:
+        served = camden_client.get("/asyncapi.json").json()
+    assert hackney["info"]["title"] == "Townhall events: London Borough of Hackney"
+    assert served["info"]["title"] == "Townhall events: London Borough of Camden"
+    assert served["servers"]["redis"]["host"] == "camden:6380"

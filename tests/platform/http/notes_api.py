@@ -29,7 +29,7 @@ from townhall.platform.http.concurrency import (
 )
 from townhall.platform.http.pagination import PageOut, PageParamsDep, keyset_page, page_response
 from townhall.platform.http.problems import error_responses
-from townhall.platform.http.routing import api_router
+from townhall.platform.http.routing import add_operations, api_router
 
 
 class _TestBase(DeclarativeBase):
@@ -155,5 +155,5 @@ def build_notes_router(database: Database) -> APIRouter:
 
 def mount_notes(app: FastAPI, database: Database) -> None:
     create_tables(database)
-    app.include_router(build_notes_router(database))
+    add_operations(app, build_notes_router(database))
     app.openapi_schema = None

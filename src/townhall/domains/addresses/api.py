@@ -31,7 +31,7 @@ from townhall.platform.http.dependencies import DatabaseDep
 from townhall.platform.http.pagination import PageOut, PageParamsDep, page_response
 from townhall.platform.http.problems import error_responses
 from townhall.platform.http.query_times import QueryTime
-from townhall.platform.http.routing import api_router
+from townhall.platform.http.routing import api_router, joined
 
 TAG = "addresses"
 Reader = Annotated[Principal, require("addresses:read")]
@@ -84,16 +84,13 @@ def _geojson(body: dict[str, Any], response: Response) -> JSONResponse:
 
 def build_addresses_router() -> APIRouter:
     """The routes of addresses, properties and streets."""
-    router = APIRouter()
     addresses = api_router("/addresses", tag=TAG)
     _add_address_routes(addresses)
     properties = api_router("/properties", tag=TAG)
     _add_property_routes(properties)
     streets = api_router("/streets", tag=TAG)
     _add_street_routes(streets)
-    for part in (addresses, properties, streets):
-        router.include_router(part)
-    return router
+    return joined(addresses, properties, streets)
 
 
 def _add_address_routes(router: APIRouter) -> None:

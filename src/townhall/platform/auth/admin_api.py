@@ -46,7 +46,7 @@ from townhall.platform.http.concurrency import IfMatchDep, answer_not_modified, 
 from townhall.platform.http.dependencies import DatabaseDep, SettingsDep
 from townhall.platform.http.pagination import PageOut, PageParamsDep, page_response
 from townhall.platform.http.problems import error_responses
-from townhall.platform.http.routing import api_router
+from townhall.platform.http.routing import api_router, joined
 
 Reader = Annotated[Principal, require("consumers:read")]
 Writer = Annotated[Principal, require("consumers:write")]
@@ -73,10 +73,7 @@ def build_consumers_router() -> APIRouter:
     _add_grant_routes(router)
     log = api_router("/consumer-changes", tag="consumers")
     _add_change_routes(log)
-    both = APIRouter()
-    both.include_router(router)
-    both.include_router(log)
-    return both
+    return joined(router, log)
 
 
 def _add_consumer_routes(router: APIRouter) -> None:

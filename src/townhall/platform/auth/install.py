@@ -28,6 +28,7 @@ from townhall.platform.auth.oauth import TOKEN_PATH, build_oauth_router, oauth_s
 from townhall.platform.auth.scopes import KNOWN_SCOPES
 from townhall.platform.context import AppContext
 from townhall.platform.http.problems import PROBLEM_JSON, error_responses
+from townhall.platform.http.routing import add_operations
 
 SECURITY_SCHEME = "oauth2"
 
@@ -38,7 +39,7 @@ def install_access_control(app: FastAPI, context: AppContext) -> AccessControl:
     keys = instance_signing_keys(settings, database)
     access_control = AccessControl(settings, database, keys)
     setattr(app.state, AUTHORITY_STATE, access_control)
-    app.include_router(build_oauth_router(database, settings, keys))
+    add_operations(app, build_oauth_router(database, settings, keys))
     for route in app.routes:
         if getattr(route, "path", None) == app.openapi_url and access_of(route) is None:
             # The framework's own route for the document: public, like the reference it feeds.

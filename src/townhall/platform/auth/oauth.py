@@ -33,6 +33,7 @@ from townhall.platform.auth.tokens import SignedToken, sign_token
 from townhall.platform.db import Database
 from townhall.platform.http.openapi import STANDARD_ERROR_MARKER
 from townhall.platform.http.problems import error_responses, request_id_of
+from townhall.platform.http.routing import townhall_router
 from townhall.settings import Settings
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path, not a password)
@@ -290,7 +291,7 @@ def _with_rate_limit_headers(answer: JSONResponse, response: Response) -> JSONRe
 
 def build_oauth_router(database: Database, settings: Settings, keys: SigningKeys) -> APIRouter:
     """Routes ``POST /oauth/token`` and ``GET /.well-known/jwks.json``."""
-    router = APIRouter(tags=["oauth"])
+    router = townhall_router(tags=["oauth"])
 
     @router.post(
         TOKEN_PATH,

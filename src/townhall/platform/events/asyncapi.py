@@ -31,6 +31,7 @@ from townhall.platform.auth.dependencies import public
 from townhall.platform.events.envelope import CONTENT_TYPE, SEQUENCE_DIGITS, source_of
 from townhall.platform.events.registry import EventRegistry, EventType
 from townhall.platform.http.dependencies import app_context
+from townhall.platform.http.routing import townhall_router
 from townhall.settings import Settings
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -103,17 +104,22 @@ def asyncapi_document(registry: EventRegistry, settings: Settings) -> dict[str, 
     }
 
 
+_DOCUMENT_STATE = "townhall_asyncapi_document"
+
+
 def build_asyncapi_router() -> APIRouter:
     """``GET /asyncapi.json``: the document, public like ``/openapi.json``."""
-    router = APIRouter()
-    made: list[dict[str, Any]] = []  # built on first use, once per app
+    router = townhall_router()
 
     @router.get("/asyncapi.json", dependencies=[public()], include_in_schema=False)
     def asyncapi(request: Request) -> JSONResponse:
-        if not made:
+        # Built on first use and kept by the app, not the router: one router serves many apps.
+        document: dict[str, Any] | None = getattr(request.app.state, _DOCUMENT_STATE, None)
+        if document is None:
             context = app_context(request)
-            made.append(asyncapi_document(context.event_types, context.settings))
-        return JSONResponse(made[0])
+            document = asyncapi_document(context.event_types, context.settings)
+            setattr(request.app.state, _DOCUMENT_STATE, document)
+        return JSONResponse(document)
 
     return router
 
