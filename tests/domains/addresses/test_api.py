@@ -97,6 +97,9 @@ def test_a_cursor_from_other_filters_is_refused(
         ({"status": "2"}, "query.status.0"),
         ({"classification": "R-1"}, "query.classification"),
         ({"limit": "0"}, "query.limit"),
+        # Beyond BS 7666's four digits, and beyond PostgreSQL's smallint: once a 500 there.
+        ({"building_number": "87944"}, "query.building_number"),
+        ({"building_number": "10000"}, "query.building_number"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_parameter(

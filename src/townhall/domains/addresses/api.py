@@ -140,7 +140,12 @@ def _add_address_routes(router: APIRouter) -> None:
         ] = None,
         building_number: Annotated[
             int | None,
-            Query(ge=0, le=99999, description="The building (PAO) number, or within its range."),
+            # BS 7666 numbers a building with at most four digits (the column is a smallint).
+            Query(
+                ge=0,
+                le=9999,
+                description="The building (PAO) number, or within its range (BS 7666: 0 to 9999).",
+            ),
         ] = None,
         status: Annotated[
             list[Status] | None,
