@@ -57,7 +57,10 @@ def undeclared_errors(document: dict[str, Any]) -> list[str]:
             found.append(f"{method.upper()} {path}: has a path id but declares no 404")
         headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
         # Any If-Match can be stale (412); PATCH, PUT and DELETE also require it (428).
-        precondition = {"412", "428"} if method in {"patch", "put", "delete"} else {"412"}
+        changes = method in {"patch", "put", "delete"}
+        if changes and "If-Match" not in headers:
+            found.append(f"{method.upper()} {path}: changes a resource but takes no If-Match")
+        precondition = {"412", "428"} if changes else {"412"}
         if "If-Match" in headers and not precondition <= set(responses):
             found.append(f"{method.upper()} {path}: takes If-Match but lacks 412 or 428")
         if operation.get("security") and not {"401", "403", "429"} <= set(responses):

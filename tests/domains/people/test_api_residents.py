@@ -179,20 +179,34 @@ def test_survivorship_rules_are_read_and_changed(
 ) -> None:
     ct, _housing, _parking = world["records"]  # type: ignore[misc]
     placed: dict[int, str] = world["placed"]  # type: ignore[assignment]
-    rules = client.get(f"{API}/survivorship-rules", headers=reader(issue_token)).json()["rules"]
-    assert {rule["field"]: rule["rule"] for rule in rules}["email"] == "most_recent"
-    change = {"rules": [{"field": "first_name", "rule": "most_trusted", "sources": ["housing"]}]}
     path = f"{API}/survivorship-rules"
+    read = client.get(path, headers=reader(issue_token))
+    rules = read.json()["rules"]
+    assert {rule["field"]: rule["rule"] for rule in rules}["email"] == "most_recent"
+    etag = read.headers["ETag"]
+    assert (
+        client.get(path, headers={**reader(issue_token), "If-None-Match": etag}).status_code == 304
+    )
+    change = {"rules": [{"field": "first_name", "rule": "most_trusted", "sources": ["housing"]}]}
+    headers = {**writer(issue_token), "If-Match": etag}
     assert client.put(path, json=change, headers=reader(issue_token)).status_code == 403
+    assert client.put(path, json=change, headers=writer(issue_token)).status_code == 428
 
-    changed = client.put(path, json=change, headers=writer(issue_token))
+    changed = client.put(path, json=change, headers=headers)
 
     assert changed.status_code == 200
     assert changed.json()["residents_recomputed"] == 1
+    assert changed.headers["ETag"] == client.get(path, headers=reader(issue_token)).headers["ETag"]
     resident = client.get(f"{API}/residents/{placed[ct]}", headers=reader(issue_token)).json()
     assert resident["golden"]["first_name"]["value"] == "Maria"
+    # The ETag read before the change is stale now: a second change on it would undo the first.
+    back = {"rules": [{"field": "first_name", "rule": "most_recent"}]}
+    stale = client.put(path, json=back, headers=headers)
+    assert stale.status_code == 412
+    assert stale.headers["ETag"] == changed.headers["ETag"]
     bad = {"rules": [{"field": "first_name", "rule": "loudest"}]}
-    assert client.put(path, json=bad, headers=writer(issue_token)).status_code == 422
+    refused = client.put(path, json=bad, headers={**headers, "If-Match": changed.headers["ETag"]})
+    assert refused.status_code == 422
 
 
 def test_merge_and_unlink_refuse_a_stale_if_match_and_take_the_current_one(

@@ -8,10 +8,13 @@ of the change, through ``residents.apply``. A resident has an ETag; merge and un
 resident named in the path and take its ETag in ``If-Match`` (412 when it is stale). It is
 optional, as on every POST (API-STANDARDS.md requires it of PATCH, PUT and DELETE): a POST is a
 create, of a decision here, and a retry is kept from repeating by its ``Idempotency-Key``.
+Changing the survivorship rules is a PUT, so it needs the rules' ETag in ``If-Match`` (428
+without it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -41,13 +44,21 @@ from townhall.errors import (
     InvalidHeader,
     NotFound,
     PreconditionFailed,
+    PreconditionRequired,
     ValidationFailed,
 )
 from townhall.platform.audit.capture import DataUses, personal_data
 from townhall.platform.audit.vocabulary import Action
 from townhall.platform.auth.dependencies import require
 from townhall.platform.auth.principal import Principal
-from townhall.platform.http.concurrency import OptionalIfMatchDep, answer_with_etag
+from townhall.platform.db import order_commits
+from townhall.platform.http.concurrency import (
+    IfMatchDep,
+    OptionalIfMatchDep,
+    answer_with_etag,
+    etag_of,
+    with_etag,
+)
 from townhall.platform.http.dependencies import DatabaseDep
 from townhall.platform.http.pagination import PageOut, PageParamsDep, page_response
 from townhall.platform.http.problems import error_responses
@@ -350,26 +361,43 @@ def _add_review_routes(router: APIRouter) -> None:
 def _add_rules_routes(router: APIRouter) -> None:
     @router.get("/survivorship-rules")
     def list_survivorship_rules(
-        *, principal: Reader, database: DatabaseDep
-    ) -> SurvivorshipRulesPublic:
-        """How each golden record field is chosen among a resident's source records."""
-        return SurvivorshipRulesPublic(
-            rules=[SurvivorshipRulePublic.of(rule) for rule in golden.list_rules(database)]
-        )
+        *, principal: Reader, database: DatabaseDep, request: Request, response: Response
+    ) -> Any:
+        """How each golden record field is chosen among a resident's source records, with an
+        ETag: send it in `If-Match` to change them."""
+        public = _rules_public(golden.list_rules(database))
+        return answer_with_etag(request, response, etag_of(public), public)
 
-    @router.put("/survivorship-rules", responses=error_responses(ValidationFailed))
+    @router.put(
+        "/survivorship-rules",
+        responses=error_responses(
+            ValidationFailed, InvalidHeader, PreconditionFailed, PreconditionRequired
+        ),
+    )
     def set_survivorship_rules(
-        *, body: SurvivorshipRulesUpdate, principal: Writer, database: DatabaseDep
+        *,
+        body: SurvivorshipRulesUpdate,
+        principal: Writer,
+        precondition: IfMatchDep,
+        database: DatabaseDep,
+        response: Response,
     ) -> SurvivorshipRulesPublic:
         """Change the rules of the fields given (the others keep theirs), then recompute every
-        resident's golden record. The answer says how many changed."""
+        resident's golden record. Send the ETag of the rules as you read them in `If-Match`
+        (412 if someone has changed them since). The answer says how many residents changed."""
         changes = [
             golden.Rule(change.field, change.rule, tuple(change.sources)) for change in body.rules
         ]
         with database.write() as session:
+            # Two changes of the rules take turns, so the second is checked against the first.
+            order_commits(session)
+            precondition.check(etag_of(_rules_public(golden.rules(session).values())))
             golden.set_rules(session, changes, updated_by=f"consumer:{principal.consumer_id}")
         recomputed = golden.recompute_all(database)
-        return SurvivorshipRulesPublic(
-            rules=[SurvivorshipRulePublic.of(rule) for rule in golden.list_rules(database)],
-            residents_recomputed=recomputed,
-        )
+        public = _rules_public(golden.list_rules(database))
+        with_etag(response, etag_of(public))
+        return public.model_copy(update={"residents_recomputed": recomputed})
+
+
+def _rules_public(rules: Iterable[golden.Rule]) -> SurvivorshipRulesPublic:
+    return SurvivorshipRulesPublic(rules=[SurvivorshipRulePublic.of(rule) for rule in rules])
