@@ -394,10 +394,12 @@ def scale_worker(path: Path, incremental: int) -> dict[str, Any]:
     scorer = load_scorer(database)
     loaded = time.perf_counter() - started
     phases: dict[str, float] = {}
+    totals: dict[str, int] = {}
     mark = time.perf_counter()
 
     def on_progress(phase: str, done: int, total: int) -> None:
         nonlocal mark
+        totals[phase] = total
         if done == total:
             phases[phase] = round(time.perf_counter() - mark, 1)
             mark = time.perf_counter()
@@ -424,6 +426,8 @@ def scale_worker(path: Path, incremental: int) -> dict[str, Any]:
         "train_seconds": round(train_seconds, 1),
         "dedupe_seconds": round(dedupe_seconds, 1),
         "dedupe_phases_seconds": {"reading the frame": round(loaded, 1), **phases},
+        # Every pair the blocking rules put together: what scoring has to compare.
+        "blocked_pairs": totals.get("scoring"),
         "pairs_at_review_or_above": pairs,
         "pairs_at_link_or_above": linked,
         "peak_memory_mb_after_training": round(before / 1024),
