@@ -65,7 +65,21 @@ FRAME_COLUMNS = (
     "email",
     "phone",
     "nino",
+    # Blocking keys: the identifier when at most SHARED_LIMIT records share it, else null.
+    "email_block",
+    "phone_block",
+    "nino_block",
 )
+
+# The identifiers whose shared values are kept out of blocking (``*_block`` columns, in order).
+IDENTIFIERS = ("email", "phone", "nino")
+# A phone, email or NI number shared by more records than this is a switchboard, a care home's
+# landline, a placeholder or a test value: it pairs every record holding it with every other
+# (n² pairs, most of a million records' blocked pairs in the generated borough) and says
+# little about who is who. Such values still count in comparisons; they only stop pairing
+# records on their own. A household of five, each in four systems, shares a landline 20 times.
+SHARED_LIMIT = 20
+_SHARED = "people_frame_shared_values"
 
 # Usual English short forms of first names, by full form: "bill" and "william" then agree on
 # ``first_name_full``. A general list (not the demo's), kept short: a name in two rows here
@@ -185,7 +199,10 @@ SELECT
         WHEN n.digits LIKE '44%' AND length(n.digits) = 12 THEN '0' || n.digits[3:]
         ELSE nullif(n.digits, '')
     END AS phone,
-    nullif(upper(regexp_replace(r.national_insurance_number, '\\s+', '', 'g')), '') AS nino
+    nullif(upper(regexp_replace(r.national_insurance_number, '\\s+', '', 'g')), '') AS nino,
+    NULL AS email_block,
+    NULL AS phone_block,
+    NULL AS nino_block
 FROM {_RAW} AS r
 CROSS JOIN LATERAL (
     SELECT
@@ -234,6 +251,8 @@ def create_frame(connection: duckdb.DuckDBPyConnection) -> None:
         f"CREATE OR REPLACE TABLE {FRAME} "
         f"(unique_id BIGINT PRIMARY KEY, source_system VARCHAR, {columns})"
     )
+    # Counted again once the frame is loaded.
+    connection.execute(f"DROP TABLE IF EXISTS {_SHARED}")
 
 
 def add_rows(connection: duckdb.DuckDBPyConnection, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -251,9 +270,41 @@ def add_rows(connection: duckdb.DuckDBPyConnection, rows: Sequence[tuple[Any, ..
     try:
         connection.execute(f"DELETE FROM {FRAME} WHERE unique_id IN (SELECT unique_id FROM {_RAW})")  # noqa: S608
         connection.execute(f"INSERT INTO {FRAME} {_CLEAN}")
+        _set_blocking_keys(connection, f"unique_id IN (SELECT unique_id FROM {_RAW})")  # noqa: S608
     finally:
         connection.unregister(_RAW)
     return len(rows)
+
+
+def _set_blocking_keys(connection: duckdb.DuckDBPyConnection, where: str) -> None:
+    """Each identifier's blocking key on the rows ``where`` selects: null for a shared value.
+
+    Shared values are counted once, when the frame is loaded (``limit_shared_values``), so a
+    record added later is blocked as a full run over the same frame would block it.
+    """
+    counted = connection.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [_SHARED]
+    ).fetchone()
+    shared = bool(counted and counted[0])
+    keys = ", ".join(
+        f"{name}_block = {name}"
+        if not shared
+        else f"{name}_block = CASE WHEN {name} IN "  # noqa: S608
+        f"(SELECT value FROM {_SHARED} WHERE identifier = '{name}') THEN NULL ELSE {name} END"
+        for name in IDENTIFIERS
+    )
+    connection.execute(f"UPDATE {FRAME} SET {keys} WHERE {where}")  # noqa: S608
+
+
+def limit_shared_values(connection: duckdb.DuckDBPyConnection) -> None:
+    """Count the identifiers shared by more than SHARED_LIMIT records, and unblock them."""
+    counts = " UNION ALL ".join(
+        f"SELECT '{name}' AS identifier, {name} AS value FROM {FRAME} "  # noqa: S608
+        f"WHERE {name} IS NOT NULL GROUP BY {name} HAVING count(*) > {SHARED_LIMIT}"
+        for name in IDENTIFIERS
+    )
+    connection.execute(f"CREATE OR REPLACE TABLE {_SHARED} AS {counts}")
+    _set_blocking_keys(connection, "true")
 
 
 def load_frame(
@@ -272,6 +323,7 @@ def load_frame(
         total += add_rows(connection, rows)
         if on_batch is not None:
             on_batch(len(rows))
+    limit_shared_values(connection)
     return total
 
 

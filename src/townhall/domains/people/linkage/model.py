@@ -25,9 +25,10 @@ PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
     ("dob", "postcode"),  # misspelt or swapped names, a postcode with no UK outward code
     ("surname", "postcode"),  # misspelt first name, no date of birth
     ("uprn", "first_name_full"),  # same home, misspelt surname, no date of birth
-    ("email",),
-    ("nino",),
-    ("phone",),
+    # An identifier alone, unless many records share it (frame.SHARED_LIMIT).
+    ("email_block",),
+    ("nino_block",),
+    ("phone_block",),
 )
 
 # Pairs almost certainly the same person: how training estimates how likely two records drawn

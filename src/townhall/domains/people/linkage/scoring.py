@@ -16,8 +16,9 @@ Every path scores with the same SQL, Splink's own, built once when the scorer is
   two records on their own values alone, exactly the pairs (and scores) a full run would give.
 - ``evidence`` scores one pair whether or not blocking would have paired them.
 
-Term frequencies (how common a first name or surname is) are counted once, when the scorer is
-loaded, so a pair scores the same in every path until the scorer is loaded again.
+Term frequencies (how common a first name or surname is) and the identifiers too widely shared
+to block on (``frame.SHARED_LIMIT``) are counted once, when the scorer is loaded, so a pair is
+found and scores the same in every path until the scorer is loaded again.
 """
 
 from __future__ import annotations
