@@ -35,7 +35,7 @@ from townhall.platform.audit.uses import DataUse
 from townhall.platform.audit.vocabulary import Action
 from townhall.platform.auth.residents import ResidentMember
 from townhall.platform.db import Database
-from townhall.platform.http.concurrency import NOT_MODIFIED, answer_with_etag, etag_of
+from townhall.platform.http.concurrency import answer_with_etag, etag_of
 from townhall.platform.http.dependencies import DatabaseDep, app_context
 from townhall.platform.http.problems import error_responses
 from townhall.platform.http.routing import api_router
@@ -77,7 +77,7 @@ def build_people_me_router() -> APIRouter:
         "",
         response_model=MePublic,
         responses={
-            **NOT_MODIFIED,
+            304: {"description": "Unchanged since the ETag sent in If-None-Match."},
             **error_responses(InvalidHeader, DataUseNotRecorded),
         },
     )

@@ -53,7 +53,6 @@ from townhall.platform.auth.dependencies import require
 from townhall.platform.auth.principal import Principal
 from townhall.platform.db import order_commits
 from townhall.platform.http.concurrency import (
-    NOT_MODIFIED,
     IfMatchDep,
     OptionalIfMatchDep,
     answer_with_etag,
@@ -133,7 +132,7 @@ def _add_resident_reads(router: APIRouter) -> None:
         "/residents/{resident_id}",
         response_model=ResidentPublic,
         responses={
-            **NOT_MODIFIED,
+            304: {"description": "Unchanged since the ETag sent in If-None-Match."},
             308: {"description": "The resident was merged: Location names the survivor."},
             **error_responses(NotFound, InvalidHeader, DataUseNotRecorded),
         },
@@ -360,7 +359,7 @@ def _add_review_routes(router: APIRouter) -> None:
 
 
 def _add_rules_routes(router: APIRouter) -> None:
-    @router.get("/survivorship-rules", responses=NOT_MODIFIED)
+    @router.get("/survivorship-rules")
     def list_survivorship_rules(
         *, principal: Reader, database: DatabaseDep, request: Request, response: Response
     ) -> Any:

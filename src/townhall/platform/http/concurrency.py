@@ -126,12 +126,6 @@ def with_etag(response: Response, etag: str) -> None:
     response.headers["ETag"] = etag
 
 
-# The response a GET answered by ``answer_with_etag`` declares beside its errors.
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Unchanged since the ETag sent in If-None-Match."}
-}
-
-
 def answer_with_etag(request: Request, response: Response, etag: str, body: Any) -> Any:
     """A GET's answer: ``body`` with its ETag, or an empty 304 when If-None-Match names it."""
     if answer_not_modified(request, etag):
